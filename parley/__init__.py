@@ -1,0 +1,1 @@
+"""Parley's domain core: no Rasa, no web framework."""

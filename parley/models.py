@@ -1,0 +1,197 @@
+"""Database models. Money is integer cents; times are timezone-aware UTC."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, always returns aware datetimes (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Account(TimestampMixin, Base):
+    """A debt as loaded from the creditor's CSV. Verification factors are keyed hashes only."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    last_name_key: Mapped[str] = mapped_column(String(100), index=True)
+    dob_hash: Mapped[str] = mapped_column(String(64))
+    ssn4_hash: Mapped[str | None] = mapped_column(String(64))
+    zip_hash: Mapped[str] = mapped_column(String(64))
+    zip_timezones: Mapped[list[Any]] = mapped_column(default=list)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    creditor: Mapped[str] = mapped_column(String(200))
+    original_creditor: Mapped[str] = mapped_column(String(200))
+    account_last4: Mapped[str] = mapped_column(String(4))
+    description: Mapped[str] = mapped_column(Text)
+    principal_cents: Mapped[int] = mapped_column(BigInteger)
+    interest_cents: Mapped[int] = mapped_column(BigInteger)
+    fees_cents: Mapped[int] = mapped_column(BigInteger)
+    payments_credits_cents: Mapped[int] = mapped_column(BigInteger)
+    itemization_date: Mapped[date] = mapped_column(Date)
+    policy: Mapped[str] = mapped_column(String(64), default="default")
+    collection_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def balance_cents(self) -> int:
+        return (
+            self.principal_cents
+            + self.interest_cents
+            + self.fees_cents
+            - self.payments_credits_cents
+        )
+
+
+class Conversation(TimestampMixin, Base):
+    """One debtor conversation on one channel; its id is the Rasa sender id."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(8))  # web | sms
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(8), default="bot")  # bot|queued|human|closed
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    verified_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    disclosed_at: Mapped[datetime | None]
+
+    account: Mapped[Account | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id"
+    )
+
+
+class Message(Base):
+    """Every message in or out, stored after redaction (SPEC §9)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    sender: Mapped[str] = mapped_column(String(8))  # debtor | bot | agent | system
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[Any] | None] = mapped_column(JSON)
+    intent: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class VerificationAttempt(Base):
+    """One completed identity check; failures drive the lockout (SPEC §4)."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (Index("ix_verification_attempts_account_time", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    success: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Escalation(TimestampMixin, Base):
+    """A conversation handed to the human queue (SPEC §10)."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    sub_reason: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | claimed | resolved
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only record of what happened and why (disclosures, verification, imports...)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(64), default="system")
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedEvent(Base):
+    """Idempotency for inbound webhooks: one row per (source, external_id)."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

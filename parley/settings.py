@@ -1,0 +1,89 @@
+"""Operator settings, read from the environment or `.env` (documented in `.env.example`).
+
+Local mode needs nothing set. In production (`PARLEY_ENV=production`) the defaults that are only
+safe on a developer's machine are refused at start-up instead of being discovered later.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "test", "production"] = Field("development", alias="PARLEY_ENV")
+    company_name: str = Field("Parley Recovery Services", alias="PARLEY_COMPANY_NAME")
+    company_contact: str = Field(
+        "support@example.com or 1-800-555-0100", alias="PARLEY_COMPANY_CONTACT"
+    )
+    public_url: str = Field("http://127.0.0.1:8000", alias="PARLEY_PUBLIC_URL")
+    port: int = Field(8000, alias="PARLEY_PORT")
+    secret_key: str = Field(DEV_SECRET_KEY, alias="PARLEY_SECRET_KEY")
+    database_url: str = Field(f"sqlite:///{ROOT / 'var' / 'parley.db'}", alias="DATABASE_URL")
+    rasa_url: str = Field("http://127.0.0.1:5005", alias="PARLEY_RASA_URL")
+    action_server_url: str = Field("http://127.0.0.1:5055", alias="PARLEY_ACTION_SERVER_URL")
+    rasa_timeout_seconds: float = Field(15.0, alias="PARLEY_RASA_TIMEOUT")
+    policies_path: Path = Field(ROOT / "config" / "policies.yml", alias="PARLEY_POLICIES")
+    widget_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
+        alias="PARLEY_WIDGET_ORIGINS",
+    )
+    verification_factors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(VERIFICATION_FACTORS), alias="PARLEY_VERIFICATION_FACTORS"
+    )
+    verification_max_attempts: int = Field(3, ge=1, alias="PARLEY_VERIFICATION_MAX_ATTEMPTS")
+    verification_lockout_minutes: int = Field(30, ge=1, alias="PARLEY_VERIFICATION_LOCKOUT_MINUTES")
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    twilio_messaging_service_sid: str | None = Field(None, alias="TWILIO_MESSAGING_SERVICE_SID")
+    stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+
+    @field_validator("widget_origins", "verification_factors", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("verification_factors")
+    @classmethod
+    def _known_factors(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(VERIFICATION_FACTORS))
+        if unknown or not value:
+            raise ValueError(
+                f"unknown verification factor(s) {unknown}; choose from {VERIFICATION_FACTORS}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "PARLEY_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("DATABASE_URL must point at PostgreSQL in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
