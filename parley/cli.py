@@ -1,0 +1,102 @@
+"""The operator CLI (`.venv/bin/parley`): database, account import, demo data, policy checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from parley.accounts import ImportReport, import_accounts
+from parley.db import make_engine, make_session_factory, transaction
+from parley.migrations import upgrade_to_head
+from parley.money import format_cents
+from parley.policies import Policy, PolicyError, load_policies
+from parley.settings import ROOT, get_settings
+
+DEMO_ACCOUNTS = ROOT / "config" / "demo-accounts.csv"
+
+app = typer.Typer(help="Parley operator commands.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Debtor accounts.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data for local mode.", no_args_is_help=True)
+policies_app = typer.Typer(help="Negotiation policies (config/policies.yml).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(demo_app, name="demo")
+app.add_typer(policies_app, name="policies")
+
+
+def _policies() -> dict[str, Policy]:
+    """The configured policies, or exit 2 with the reason: imports depend on the names."""
+    try:
+        return load_policies(get_settings().policies_path)
+    except PolicyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _import(path: Path) -> ImportReport:
+    """Import one file in one transaction and print the outcome; exit 1 if it was rejected."""
+    settings = get_settings()
+    names = set(_policies())
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            report = import_accounts(session, path, secret=settings.secret_key, policy_names=names)
+    finally:
+        engine.dispose()
+    if not report.ok:
+        for error in report.errors:
+            typer.echo(str(error), err=True)
+        typer.echo(
+            f"{path.name}: {len(report.errors)} error(s); no accounts were imported.", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(f"{path.name}: {report.created} created, {report.updated} updated.")
+    return report
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version (safe to repeat)."""
+    upgrade_to_head(get_settings().database_url)
+    typer.echo("Database is up to date.")
+
+
+@accounts_app.command("import")
+def accounts_import(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file (SPEC §3)."),
+    ],
+) -> None:
+    """Import accounts from a CSV; any invalid row rejects the whole file (exit status 1)."""
+    _import(file)
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Migrate the database and load the demo debtors from config/demo-accounts.csv."""
+    upgrade_to_head(get_settings().database_url)
+    _import(DEMO_ACCOUNTS)
+
+
+@policies_app.command("check")
+def policies_check() -> None:
+    """Validate config/policies.yml (or PARLEY_POLICIES) and summarise each policy."""
+    policies = _policies()
+    for name, policy in sorted(policies.items()):
+        settlement = policy.settlement
+        offer = (
+            f"settlement {settlement.opening_percent}%..{settlement.floor_percent}% "
+            f"in {settlement.step_percent}% steps"
+            if settlement.enabled
+            else "no settlement"
+        )
+        typer.echo(
+            f"{name}: installments >= {format_cents(policy.min_installment_cents)}, "
+            f"up to {policy.max_installments} over {policy.max_plan_days} days "
+            f"({', '.join(policy.frequencies)}); {offer}"
+        )
+    typer.echo(f"{len(policies)} policies OK.")

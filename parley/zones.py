@@ -1,0 +1,38 @@
+"""Candidate IANA time zones for a debtor, from their ZIP code or phone number (SPEC §7).
+
+Both lookups use maintained data (the `zipcodes` and `phonenumbers` packages) rather than a table
+of our own, and return every candidate so callers can apply the most restrictive contact window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, cast
+
+import phonenumbers
+import zipcodes
+from phonenumbers import timezone as phone_timezone
+
+_ZIP5 = re.compile(r"\d{5}")
+_UNKNOWN = "Etc/Unknown"
+# `zipcodes` ships no type hints; this is the shape of its lookup.
+_zip_matching = cast("Callable[[str], list[dict[str, Any]]]", zipcodes.matching)
+
+
+def zip_timezones(zip5: str) -> list[str]:
+    """Sorted, unique zones of a 5-digit US ZIP; [] when it is malformed or unknown."""
+    if not _ZIP5.fullmatch(zip5):
+        return []
+    zones = {str(entry["timezone"]) for entry in _zip_matching(zip5) if entry.get("timezone")}
+    return sorted(zones)
+
+
+def phone_timezones(e164: str) -> list[str]:
+    """Sorted, unique zones of an E.164 number; [] when it cannot be placed."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return []
+    zones = set(phone_timezone.time_zones_for_number(number)) - {_UNKNOWN}
+    return sorted(zones)

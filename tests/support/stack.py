@@ -1,0 +1,141 @@
+"""Starts the real stack (Rasa server, action server, API) on free loopback ports.
+
+Used once per pytest session by the end-to-end tests and by `make bench`. Each start gets its own
+SQLite databases in a temporary directory, migrated and loaded with the demo accounts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "var" / "models" / "parley.tar.gz"
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"  # noqa: S105 - test only
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    api_url: str
+    rasa_url: str
+    actions_url: str
+    database_url: str
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    started_in_seconds: float = 0.0
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.processes.items()}
+
+
+def _spawn(stack: Stack, name: str, args: list[str], extra_env: dict[str, str]) -> None:
+    log = (stack.workdir / f"{name}.log").open("wb")
+    stack.processes[name] = subprocess.Popen(  # noqa: S603 - fixed argument lists
+        args, cwd=ROOT, env={**stack.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+@contextmanager
+def running_stack(timeout: float = 180.0, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    if not MODEL.exists():
+        raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
+    with tempfile.TemporaryDirectory(prefix="parley-stack-") as tmp:
+        workdir = Path(tmp)
+        api_port, rasa_port, actions_port = free_port(), free_port(), free_port()
+        database_url = f"sqlite:///{workdir / 'parley.db'}"
+        env = {
+            **os.environ,
+            "PARLEY_ENV": "test",
+            "PARLEY_SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+            "PARLEY_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+            "PARLEY_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}",
+            "PARLEY_PORT": str(api_port),
+            "RASA_TELEMETRY_ENABLED": "false",
+            **(extra_env or {}),
+        }
+        stack = Stack(
+            workdir=workdir,
+            api_url=f"http://127.0.0.1:{api_port}",
+            rasa_url=env["PARLEY_RASA_URL"],
+            actions_url=env["PARLEY_ACTION_SERVER_URL"],
+            database_url=database_url,
+            env=env,
+        )
+        (workdir / "endpoints.yml").write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
+            "lock_store:\n  type: in_memory\n"
+        )
+        subprocess.run(  # noqa: S603
+            [str(ROOT / ".venv" / "bin" / "parley"), "demo", "load"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )
+        began = time.monotonic()
+        try:
+            _spawn(stack, "rasa", [
+                str(RASA_BIN), "run", "--model", str(MODEL),
+                "--endpoints", str(workdir / "endpoints.yml"),
+                "--credentials", str(ROOT / "bot" / "credentials.yml"),
+                "--interface", "127.0.0.1", "--port", str(rasa_port),
+            ], {})
+            _spawn(stack, "actions", [
+                sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                "--port", str(actions_port),
+            ], {"SANIC_HOST": "127.0.0.1"})
+            _spawn(stack, "api", [
+                sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+                "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning",
+            ], {})
+            _wait_ready(stack, timeout)
+            stack.started_in_seconds = time.monotonic() - began
+            yield stack
+        finally:
+            for proc in stack.processes.values():
+                proc.terminate()
+            for proc in stack.processes.values():
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _wait_ready(stack: Stack, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        for name, proc in stack.processes.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{stack.log(name)[-4000:]}")
+        try:
+            response = httpx.get(f"{stack.api_url}/healthz", timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {n}\n{stack.log(n)[-3000:]}" for n in stack.processes)
+    raise RuntimeError(f"stack not ready after {timeout}s: {last}\n{logs}")

@@ -1,0 +1,70 @@
+"""Texts about the debt (parley.disclosures): exact cents, one place for the wording."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from parley.disclosures import balance_text, details_text, disclosure_text, itemization_text
+from parley.escalations import dispute_kind
+from parley.models import Account
+
+
+def account(**overrides: object) -> Account:
+    values: dict[str, object] = {
+        "creditor": "Northwind Bank",
+        "original_creditor": "Northwind Bank",
+        "account_last4": "4421",
+        "description": "Credit card balance.",
+        "principal_cents": 120000,
+        "interest_cents": 8450,
+        "fees_cents": 3500,
+        "payments_credits_cents": 10000,
+        "itemization_date": date(2024, 1, 15),
+    }
+    values.update(overrides)
+    return Account(**values)
+
+
+def test_disclosure_wording() -> None:
+    assert disclosure_text("Acme") == (
+        "This is Acme, a debt collector. This is an attempt to collect a debt and any "
+        "information obtained will be used for that purpose."
+    )
+
+
+def test_balance_text_exact_cents() -> None:
+    assert balance_text(account()) == (
+        "Your balance is $1,219.50 for your Northwind Bank account ending 4421."
+    )
+    sold = account(creditor="Acme Debt Buyers", principal_cents=1, interest_cents=0,
+                   fees_cents=0, payments_credits_cents=0)
+    assert balance_text(sold) == (
+        "Your balance is $0.01 for your Northwind Bank account ending 4421. "
+        "The current creditor is Acme Debt Buyers."
+    )
+
+
+def test_itemization_adds_up() -> None:
+    assert itemization_text(account()).splitlines() == [
+        "Since January 15, 2024:",
+        "Principal: $1,200.00",
+        "Interest: $84.50",
+        "Fees: $35.00",
+        "Payments and credits: -$100.00",
+        "Total: $1,219.50",
+    ]
+
+
+def test_details_name_both_creditors() -> None:
+    text = details_text(account(creditor="Acme Debt Buyers"))
+    assert "Creditor: Acme Debt Buyers." in text
+    assert "Original creditor: Northwind Bank." in text
+    assert "Account ending 4421." in text
+
+
+def test_dispute_kinds() -> None:
+    assert dispute_kind("this isn't my debt") == "not_mine"
+    assert dispute_kind("I already paid this") == "already_paid"
+    assert dispute_kind("the amount is wrong") == "wrong_amount"
+    assert dispute_kind("this is identity theft") == "fraud"
+    assert dispute_kind("I dispute this") == "other"
