@@ -1,0 +1,1 @@
+"""The public gateway: web chat today; SMS, payments and the console plug in as routers."""

@@ -1,0 +1,66 @@
+"""App factory: `uvicorn --factory api.app:create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from api.routes import chat, demo, health
+from api.state import AppState
+from parley.bot_client import RasaRestClient
+from parley.db import make_engine, make_session_factory
+from parley.errors import ParleyError
+from parley.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        bot = RasaRestClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+        app.state.parley = AppState(
+            settings=settings, engine=engine, sessions=make_session_factory(engine), bot=bot
+        )
+        try:
+            yield
+        finally:
+            bot.close()
+            engine.dispose()
+
+    app = FastAPI(title="Parley", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.widget_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
+
+    @app.exception_handler(ParleyError)
+    async def _parley_error(_request: Request, exc: ParleyError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            {"error": {"code": "invalid_request", "message": "Invalid request.",
+                       "details": problems}},
+            status_code=422,
+        )
+
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    app.include_router(demo.router)
+    return app

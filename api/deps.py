@@ -1,0 +1,49 @@
+"""Typed dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.state import AppState
+from parley.bot_client import RasaRestClient
+from parley.errors import ParleyError
+from parley.settings import Settings
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.parley
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings_dep(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_session_factory(state: StateDep) -> sessionmaker[Session]:
+    return state.sessions
+
+
+def get_bot(state: StateDep) -> RasaRestClient:
+    return state.bot
+
+
+def require_allowed_origin(state: StateDep, origin: Annotated[str | None, Header()] = None) -> None:
+    """Only pages on the configured allowlist may drive the widget API (SPEC §7).
+
+    Browsers always send Origin on cross-origin requests; requests without one (server-side
+    portals, curl) are not coming from a foreign page and are let through.
+    """
+    if origin is not None and origin.rstrip("/") not in state.settings.widget_origins:
+        raise ParleyError("origin_not_allowed", "This site may not use the chat.", status_code=403)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+BotDep = Annotated[RasaRestClient, Depends(get_bot)]
+AllowedOrigin = Depends(require_allowed_origin)

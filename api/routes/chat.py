@@ -1,0 +1,86 @@
+"""Web-chat REST contract (SPEC §7)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field, field_validator
+
+from api.deps import AllowedOrigin, BotDep, SessionFactoryDep
+from parley import messaging
+
+router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
+
+Status = Literal["bot", "queued", "human", "closed"]
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class ChatMessage(BaseModel):
+    text: str
+    buttons: list[Button] | None = None
+
+
+class SessionCreate(BaseModel):
+    model_config = {"extra": "forbid"}
+    portal_token: str | None = None
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+    messages: list[ChatMessage]
+
+
+class MessageIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    text: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+class TurnOut(BaseModel):
+    messages: list[ChatMessage]
+    status: Status
+
+
+class Transcript(BaseModel):
+    messages: list[ChatMessage]
+    status: Status
+
+
+def _out(result: messaging.TurnResult) -> list[ChatMessage]:
+    return [ChatMessage.model_validate(m.as_dict()) for m in result.messages]
+
+
+@router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionCreated)
+def create_session(
+    factory: SessionFactoryDep, bot: BotDep, body: SessionCreate | None = None
+) -> SessionCreated:
+    result = messaging.start_conversation(factory, bot, channel="web")
+    return SessionCreated(session_id=result.conversation_id, messages=_out(result))
+
+
+@router.post("/sessions/{session_id}/messages", response_model=TurnOut)
+def post_message(
+    session_id: str, body: MessageIn, factory: SessionFactoryDep, bot: BotDep
+) -> TurnOut:
+    result = messaging.handle_inbound(factory, bot, session_id, body.text)
+    return TurnOut(messages=_out(result), status=result.status)  # type: ignore[arg-type]
+
+
+@router.get("/sessions/{session_id}/messages", response_model=Transcript)
+def get_transcript(session_id: str, factory: SessionFactoryDep) -> Transcript:
+    rows, status_ = messaging.transcript(factory, session_id)
+    return Transcript(
+        messages=[ChatMessage(text=m.text, buttons=m.buttons or None) for m in rows],
+        status=status_,  # type: ignore[arg-type]
+    )

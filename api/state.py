@@ -1,0 +1,19 @@
+"""Per-process resources, created in the app lifespan (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from parley.bot_client import RasaRestClient
+from parley.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bot: RasaRestClient
