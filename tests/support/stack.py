@@ -58,7 +58,9 @@ def _spawn(stack: Stack, name: str, args: list[str], extra_env: dict[str, str]) 
 
 
 @contextmanager
-def running_stack(timeout: float = 180.0, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    timeout: float = 180.0, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
     with tempfile.TemporaryDirectory(prefix="parley-stack-") as tmp:
@@ -91,24 +93,64 @@ def running_stack(timeout: float = 180.0, extra_env: dict[str, str] | None = Non
         )
         subprocess.run(  # noqa: S603
             [str(ROOT / ".venv" / "bin" / "parley"), "demo", "load"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
         )
         began = time.monotonic()
         try:
-            _spawn(stack, "rasa", [
-                str(RASA_BIN), "run", "--model", str(MODEL),
-                "--endpoints", str(workdir / "endpoints.yml"),
-                "--credentials", str(ROOT / "bot" / "credentials.yml"),
-                "--interface", "127.0.0.1", "--port", str(rasa_port),
-            ], {})
-            _spawn(stack, "actions", [
-                sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-                "--port", str(actions_port),
-            ], {"SANIC_HOST": "127.0.0.1"})
-            _spawn(stack, "api", [
-                sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning",
-            ], {})
+            _spawn(
+                stack,
+                "rasa",
+                [
+                    str(RASA_BIN),
+                    "run",
+                    "--model",
+                    str(MODEL),
+                    "--endpoints",
+                    str(workdir / "endpoints.yml"),
+                    "--credentials",
+                    str(ROOT / "bot" / "credentials.yml"),
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(rasa_port),
+                ],
+                {},
+            )
+            _spawn(
+                stack,
+                "actions",
+                [
+                    sys.executable,
+                    "-m",
+                    "rasa_sdk",
+                    "--actions",
+                    "actions",
+                    "--port",
+                    str(actions_port),
+                ],
+                {"SANIC_HOST": "127.0.0.1"},
+            )
+            _spawn(
+                stack,
+                "api",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "api.app:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(api_port),
+                    "--log-level",
+                    "warning",
+                ],
+                {},
+            )
             _wait_ready(stack, timeout)
             stack.started_in_seconds = time.monotonic() - began
             yield stack

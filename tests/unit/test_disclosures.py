@@ -36,8 +36,13 @@ def test_balance_text_exact_cents() -> None:
     assert balance_text(account()) == (
         "Your balance is $1,219.50 for your Northwind Bank account ending 4421."
     )
-    sold = account(creditor="Acme Debt Buyers", principal_cents=1, interest_cents=0,
-                   fees_cents=0, payments_credits_cents=0)
+    sold = account(
+        creditor="Acme Debt Buyers",
+        principal_cents=1,
+        interest_cents=0,
+        fees_cents=0,
+        payments_credits_cents=0,
+    )
     assert balance_text(sold) == (
         "Your balance is $0.01 for your Northwind Bank account ending 4421. "
         "The current creditor is Acme Debt Buyers."

@@ -23,7 +23,8 @@ TODAY = date(2025, 5, 1)
         ("3/14/85", date(1985, 3, 14), None, None, None),
         ("94107-1234", None, "94107", None, None),
         ("the last 4 are 1234", None, None, "1234", None),
-        ("I can pay $1000", None, None, None, None),
+        ("$1000", None, None, None, None),
+        ("1,000 dollars", None, None, None, None),
     ],
 )
 def test_extract_facts(

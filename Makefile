@@ -1,0 +1,96 @@
+# Parley — `make run` starts the whole stack in local mode, `make test` runs every test.
+# Both work on a fresh clone: they build the two pinned Python 3.10 environments with uv,
+# migrate the database, load the demo accounts and train the model when its inputs changed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+PY310 := $(shell scripts/find-python310.sh)
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+RASA_VENV := .venv-rasa
+MODEL := var/models/parley.tar.gz
+EVAL_FILE ?= ../shared/eval/nlu-external.jsonl
+BOT_INPUTS := $(shell find bot data -type f -name '*.yml' 2>/dev/null)
+RASA := $(RASA_VENV)/bin/rasa
+RASA_ARGS := --domain bot/domain --config bot/config.yml
+
+.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean
+
+help:
+	@echo "make run     set everything up and start the stack (local mode)"
+	@echo "make test    set everything up and run every test"
+	@echo "make bench   load benchmark (writes var/bench/results.json)"
+	@echo "make nlu-eval  intent accuracy on $(EVAL_FILE)"
+
+check-python:
+	@test -n "$(PY310)" || { echo "Python 3.10 is required (see the message above)."; exit 1; }
+
+$(UV): | check-python
+	@test -n "$(PY310)"
+	$(PY310) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements/app.lock pyproject.toml $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PY310) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements/app.lock
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --no-deps -e .
+	touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.lock $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PY310) $(RASA_VENV)
+	VIRTUAL_ENV=$(RASA_VENV) $(UV) pip sync --quiet requirements/rasa.lock
+	touch $@
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed $(MODEL) db
+
+# Rasa also keeps its own fingerprint cache (.rasa/); make retrains only when bot/ or data/ changed.
+$(MODEL): $(BOT_INPUTS) $(RASA_VENV)/.installed
+	@mkdir -p var/models
+	$(RASA) train $(RASA_ARGS) --data data --out var/models --fixed-model-name parley
+	@touch $@
+
+train: $(MODEL)
+
+db: $(VENV)/.installed
+	@mkdir -p var
+	$(VENV)/bin/parley demo load
+
+run: setup
+	@echo
+	@echo "  Parley is starting in local mode:"
+	@echo "    web chat demo  http://127.0.0.1:$${PARLEY_PORT:-8000}/demo"
+	@echo "    chat API       http://127.0.0.1:$${PARLEY_PORT:-8000}/api/docs"
+	@echo "    health         http://127.0.0.1:$${PARLEY_PORT:-8000}/healthz"
+	@echo "    demo debtor    Maria Garcia, born 03/14/1985, ZIP 94107 (see README)"
+	@echo "  Ctrl-C stops everything."
+	@echo
+	$(VENV)/bin/honcho start -f Procfile
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check parley api actions tests bench scripts migrations
+	$(VENV)/bin/ruff format --check parley api actions tests bench scripts migrations
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+test-bot: $(RASA_VENV)/.installed $(MODEL)
+	$(RASA) data validate $(RASA_ARGS) --data data --fail-on-warnings
+	$(RASA) test core --model $(MODEL) $(RASA_ARGS) --stories tests/bot --fail-on-prediction-errors --out var/results/core
+
+test-py: $(VENV)/.installed $(MODEL)
+	$(VENV)/bin/pytest
+
+nlu-eval: $(RASA_VENV)/.installed $(MODEL)
+	$(RASA_VENV)/bin/python scripts/nlu_eval.py --model $(MODEL) --data $(EVAL_FILE) --json var/results/nlu-eval.json
+
+test: setup lint typecheck test-bot test-py nlu-eval
+
+bench: setup
+	$(VENV)/bin/python bench/run.py --out var/bench/results.json
+
+clean:
+	rm -rf var/models var/results .rasa

@@ -1,0 +1,100 @@
+"""`action_tell_balance` and `action_tell_debt_details` (SPEC §5), for verified debtors only.
+
+The first message about the debt in a conversation carries the debt-collector disclosure, and
+the disclosure is recorded; later messages do not repeat it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions import texts
+from actions.common import Reply, conversation_id, in_transaction
+from parley import conversations, disclosures
+from parley.models import Account, Conversation
+from parley.settings import get_settings
+
+VERIFICATION_FORM = "verification_form"
+
+
+def disclose_if_needed(session: Session, conversation: Conversation, reply: Reply) -> None:
+    """Say and record the disclosure unless this conversation already had it."""
+    company = get_settings().company_name
+    if disclosures.record_disclosure(session, conversation, company):
+        reply.say(disclosures.disclosure_text(company))
+
+
+def add_balance(
+    session: Session, conversation: Conversation, account: Account, reply: Reply
+) -> None:
+    disclose_if_needed(session, conversation, reply)
+    reply.say(
+        disclosures.balance_text(account),
+        buttons=texts.balance_buttons(account.collection_paused),
+    )
+
+
+def add_details(
+    session: Session, conversation: Conversation, account: Account, reply: Reply
+) -> None:
+    disclose_if_needed(session, conversation, reply)
+    reply.say(disclosures.details_text(account))
+    reply.say(disclosures.itemization_text(account))
+    buttons = [texts.DISPUTE, texts.HUMAN]
+    if not account.collection_paused:
+        buttons.insert(0, texts.PAYMENT_OPTIONS)
+    reply.say(disclosures.DISPUTE_RIGHT, buttons=buttons)
+
+
+def for_verified(
+    sender: str, answer: Callable[[Session, Conversation, Account, Reply], None]
+) -> Callable[[Session], Reply]:
+    """Run `answer` if the conversation is verified; otherwise start verification (or say it is
+    locked) without a word about why, so a rule gap can never leak the debt."""
+
+    def work(session: Session) -> Reply:
+        reply = Reply()
+        conversation = conversations.get_or_create(session, sender)
+        account = conversations.verified_account(session, conversation)
+        if account is not None:
+            answer(session, conversation, account, reply)
+        elif conversations.is_locked(conversation):
+            reply.say(texts.VERIFY_LOCKED)
+            reply.events.append(SlotSet("verification_locked", True))
+        else:
+            reply.say(texts.NEED_VERIFICATION)
+            reply.events += [
+                SlotSet("verification_locked", False),
+                FollowupAction(VERIFICATION_FORM),
+            ]
+        return reply
+
+    return work
+
+
+class ActionTellBalance(Action):
+    def name(self) -> str:
+        return "action_tell_balance"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        work = for_verified(conversation_id(tracker), add_balance)
+        return (await in_transaction(work)).send(dispatcher)
+
+
+class ActionTellDebtDetails(Action):
+    def name(self) -> str:
+        return "action_tell_debt_details"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        work = for_verified(conversation_id(tracker), add_details)
+        return (await in_transaction(work)).send(dispatcher)

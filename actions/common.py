@@ -1,0 +1,129 @@
+"""What every action shares: database access, reading the tracker, and collecting replies.
+
+Actions are thin: they read the tracker, run one transaction of `parley` code in a worker thread
+(so a slow database never blocks the action server's event loop), then send what it produced.
+No module here subclasses `Action`, because rasa_sdk instantiates every subclass it finds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session, sessionmaker
+
+from parley.db import make_engine, make_session_factory, transaction
+from parley.settings import get_settings
+
+T = TypeVar("T")
+
+FACT_SLOTS = ("last_name", "date_of_birth", "zip_or_ssn4")
+# Below this the NLU guess is too weak to treat a message as an interruption of a form.
+INTENT_CONFIDENCE = 0.5
+
+Button = dict[str, str]
+
+
+def button(title: str, payload: str) -> Button:
+    return {"title": title, "payload": payload}
+
+
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def _session_factory(url: str) -> sessionmaker[Session]:
+    """One engine per database URL per process, created on first use (never at import)."""
+    factory = _factories.get(url)
+    if factory is None:
+        factory = _factories.setdefault(url, make_session_factory(make_engine(url)))
+    return factory
+
+
+def reset_engines() -> None:
+    """Dispose every cached engine (tests that switch databases)."""
+    for factory in _factories.values():
+        bind = factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+    _factories.clear()
+
+
+async def in_transaction(work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction on a worker thread: commit on success, roll back on error."""
+    factory = _session_factory(get_settings().database_url)
+
+    def run() -> T:
+        with transaction(factory) as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)
+
+
+@dataclass
+class Reply:
+    """Messages and events produced inside a transaction, sent once it has committed."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventType] = field(default_factory=list)
+
+    def say(self, text: str, buttons: list[Button] | None = None) -> None:
+        message: dict[str, Any] = {"text": text}
+        if buttons:
+            message["buttons"] = buttons
+        self.messages.append(message)
+
+    def respond(self, response: str) -> None:
+        """Send a domain response (e.g. `utter_how_can_i_help`) instead of a text."""
+        self.messages.append({"response": response})
+
+    def send(self, dispatcher: CollectingDispatcher) -> list[EventType]:
+        for message in self.messages:
+            dispatcher.utter_message(**message)
+        return self.events
+
+
+def conversation_id(tracker: Tracker) -> str:
+    return str(tracker.sender_id)
+
+
+def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
+    """The NLU's intent for the latest user message and its confidence."""
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    name = intent.get("name")
+    return (str(name) if name else None), float(intent.get("confidence") or 0.0)
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def user_message_before_form(tracker: Tracker, form: str) -> dict[str, Any] | None:
+    """The user event that activated `form` most recently (the request still waiting for an
+    answer), or None when the form was not started by a user message."""
+    activated = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if not activated:
+            if kind == "active_loop" and event.get("name") == form:
+                activated = True
+            continue
+        if kind == "user":
+            return dict(event)
+    return None
+
+
+def previous_turn_ran(tracker: Tracker, action: str) -> bool:
+    """Whether `action` ran in reply to the user message before the latest one."""
+    user_positions = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if len(user_positions) < 2:
+        return False
+    start, end = user_positions[-2], user_positions[-1]
+    return any(
+        event.get("event") == "action" and event.get("name") == action
+        for event in tracker.events[start:end]
+    )

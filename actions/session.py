@@ -1,0 +1,45 @@
+"""`action_session_start`: Rasa's default session start, seeded from the database.
+
+The conversation row is the source of truth for whether the debtor is verified (a portal token
+verifies before the first message), so each session starts from it rather than from carried-over
+slots; nothing else is carried over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.common import conversation_id, in_transaction
+from parley import conversations
+from parley.settings import get_settings
+
+
+class ActionSessionStart(Action):
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        sender = conversation_id(tracker)
+
+        def load(session: Session) -> tuple[bool, str | None, bool]:
+            conversation = conversations.get_or_create(session, sender)
+            verified = conversations.is_verified(conversation)
+            account = str(conversation.account_id) if verified else None
+            return verified, account, conversations.is_locked(conversation)
+
+        verified, account_id, locked = await in_transaction(load)
+        return [
+            SessionStarted(),
+            SlotSet("company_name", get_settings().company_name),
+            SlotSet("verified", verified),
+            SlotSet("account_id", account_id),
+            SlotSet("verification_locked", locked),
+            ActionExecuted("action_listen"),
+        ]

@@ -1,0 +1,108 @@
+"""Reply texts the actions compose (fixed ones live in the domain's responses).
+
+Everything in `PRE_VERIFICATION` may be sent before the debtor is verified, so none of it may
+mention a debt, an amount, a payment, a balance or a creditor (SPEC §4); a test checks that.
+"""
+
+from __future__ import annotations
+
+from actions.common import Button, button
+
+VERIFY_FAILED = "Sorry, I couldn't verify those details. Let's try again."
+VERIFY_FAILED_FINAL = "Sorry, I couldn't verify those details."
+VERIFY_LOCKED = (
+    "I'm sorry, I can't continue verification right now. "
+    "A team member will follow up with you here."
+)
+FORMAT_HINTS = {
+    "last_name": "Please type your last name using letters only.",
+    "date_of_birth": "Please give your date of birth as MM/DD/YYYY.",
+    "zip_or_ssn4": "Please give your 5-digit ZIP code or the last 4 digits of your SSN.",
+}
+CLARIFY = "Sorry, I didn't quite get that. Could you rephrase?"
+ALREADY_QUEUED = "You're in the queue; a team member will reply here."
+
+# Acknowledgements after an escalation: (before verification, after verification).
+ESCALATION_ACK: dict[str, tuple[str, str]] = {
+    "human_requested": (
+        "I'm connecting you with a team member. They'll reply here as soon as they can.",
+        "I'm connecting you with a team member. They'll reply here as soon as they can.",
+    ),
+    "dispute": (
+        "Thanks for telling me. A team member will look into this and follow up with you here.",
+        "Thanks for telling me. I've recorded your dispute and paused collection on this account "
+        "while a specialist looks into it. They'll follow up with you here.",
+    ),
+    "bankruptcy": (
+        "Thanks for letting us know. A team member will review this and follow up with you here.",
+        "Thanks for letting us know. I've paused collection on this account and passed it to a "
+        "specialist, who will follow up with you here.",
+    ),
+    "attorney": (
+        "Understood. A team member will follow up to get your attorney's contact details.",
+        "Understood. I've paused collection on this account. A team member will follow up to "
+        "get your attorney's contact details.",
+    ),
+    "cease_communication": (
+        "Understood. A team member will review your request, and we won't contact you further "
+        "except where the law requires it.",
+        "Understood. I've paused collection on this account. We won't contact you about it "
+        "further except where the law requires it, and a team member will review your request.",
+    ),
+    "hardship": (
+        "I'm sorry things are hard right now. A specialist will review your situation and "
+        "follow up with you here.",
+        "I'm sorry things are hard right now. A specialist will review your situation and "
+        "follow up with you here about options that fit.",
+    ),
+    "wrong_number": (
+        "Thanks for letting us know. We'll update our records and won't contact this number "
+        "again about this.",
+        "Thanks for letting us know. We'll update our records and won't contact this number "
+        "again about this.",
+    ),
+    "bot_failure": (
+        "Sorry, I'm having trouble understanding. A team member will help you here shortly.",
+        "Sorry, I'm having trouble understanding. A team member will help you here shortly.",
+    ),
+    "verification_locked": (VERIFY_LOCKED, VERIFY_LOCKED),
+}
+ESCALATION_REPEAT = (
+    "I've already passed this to a team member. They'll follow up with you here.",
+    "I've already passed this to a team member. They'll follow up with you here.",
+)
+
+# After verification only.
+VERIFIED = "Thanks, {first_name}, you're verified."
+PAYMENT_SETUP = (
+    "Thanks. A team member will contact you here to set up a payment that works for you."
+)
+COLLECTION_PAUSED = (
+    "A specialist is reviewing your account, so I can't set up a payment right now. "
+    "They'll follow up with you here."
+)
+NEED_VERIFICATION = "I can help with that once I've verified your identity."
+
+HUMAN = button("Talk to a person", "/request_human")
+WHY = button("Why this amount?", "/ask_debt_details")
+PAYMENT_OPTIONS = button("Payment options", "/ask_payment_options")
+DISPUTE = button("I dispute this", "/dispute")
+
+
+def balance_buttons(paused: bool) -> list[Button]:
+    """Next steps after the balance; no payment offer while collection is paused."""
+    return [WHY, HUMAN] if paused else [WHY, PAYMENT_OPTIONS, HUMAN]
+
+
+PRE_VERIFICATION: tuple[str, ...] = (
+    VERIFY_FAILED,
+    VERIFY_FAILED_FINAL,
+    VERIFY_LOCKED,
+    CLARIFY,
+    ALREADY_QUEUED,
+    NEED_VERIFICATION,
+    *FORMAT_HINTS.values(),
+    *(before for before, _after in ESCALATION_ACK.values()),
+    ESCALATION_REPEAT[0],
+    HUMAN["title"],
+)
