@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 FACT_SLOTS = ("last_name", "date_of_birth", "zip_or_ssn4")
 # Below this the NLU guess is too weak to treat a message as an interruption of a form.
-INTENT_CONFIDENCE = 0.5
+INTENT_CONFIDENCE = 0.4  # the FallbackClassifier threshold in bot/config.yml
 
 Button = dict[str, str]
 
@@ -102,18 +102,23 @@ def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
 
 
-def user_message_before_form(tracker: Tracker, form: str) -> dict[str, Any] | None:
-    """The user event that activated `form` most recently (the request still waiting for an
-    answer), or None when the form was not started by a user message."""
-    activated = False
+def pending_request(
+    tracker: Tracker, wanted: frozenset[str], since_action: str
+) -> dict[str, Any] | None:
+    """The latest user request with an intent in `wanted` made since `since_action` last ran
+    (or since the session started): what the debtor asked while being verified, still waiting
+    for an answer."""
     for event in reversed(tracker.events):
         kind = event.get("event")
-        if not activated:
-            if kind == "active_loop" and event.get("name") == form:
-                activated = True
-            continue
+        if kind == "session_started" or (kind == "action" and event.get("name") == since_action):
+            return None
         if kind == "user":
-            return dict(event)
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            if (
+                intent.get("name") in wanted
+                and float(intent.get("confidence") or 0) >= INTENT_CONFIDENCE
+            ):
+                return dict(event)
     return None
 
 

@@ -17,7 +17,7 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from sqlalchemy.orm import Session
 
 from actions import texts
-from actions.balance import VERIFICATION_FORM, add_balance, add_details, disclose_if_needed
+from actions.balance import add_balance, add_details, disclose_if_needed
 from actions.common import (
     FACT_SLOTS,
     INTENT_CONFIDENCE,
@@ -26,7 +26,7 @@ from actions.common import (
     in_transaction,
     latest_intent,
     latest_text,
-    user_message_before_form,
+    pending_request,
 )
 from actions.escalation import INTENT_REASONS, escalate, summary
 from actions.payments import add_payment_options
@@ -40,20 +40,10 @@ from parley.verification import (
     extract_last_name,
 )
 
-# Intents that interrupt the form: no slot is filled, so the form rejects and the rules answer.
-INTERRUPTIONS = frozenset(
-    {
-        "request_human",
-        "stop_contact",
-        "wrong_number",
-        "bot_challenge",
-        "ask_who",
-        "card_details",
-        "out_of_scope",
-        "goodbye",
-        "greet",
-    }
-)
+# Only these intents are answers to the form's questions. Any other intent recognised with
+# confidence (a balance question, "agent", "stop") interrupts: no slot is filled, the form
+# rejects and the rules answer, so "whats my balance" is never taken for a last name.
+ANSWER_INTENTS = frozenset({"inform", "nlu_fallback"})
 PAYMENT_INTENTS = frozenset(
     {
         "pay_in_full",
@@ -64,6 +54,9 @@ PAYMENT_INTENTS = frozenset(
     }
 )
 ESCALATING_INTENTS = frozenset({"dispute", "bankruptcy", "attorney", "hardship"})
+PENDING_INTENTS = (
+    PAYMENT_INTENTS | ESCALATING_INTENTS | frozenset({"ask_balance", "ask_debt_details"})
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +118,11 @@ class ValidateVerificationForm(FormValidationAction):
 
         requested = tracker.get_slot(REQUESTED_SLOT)
         intent, confidence = latest_intent(tracker)
-        if requested is not None and intent in INTERRUPTIONS and confidence >= INTENT_CONFIDENCE:
+        if (
+            requested is not None
+            and intent not in ANSWER_INTENTS
+            and confidence >= INTENT_CONFIDENCE
+        ):
             return []
 
         events: list[EventType] = []
@@ -218,7 +215,7 @@ class ActionVerificationComplete(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         sender = conversation_id(tracker)
-        pending = user_message_before_form(tracker, VERIFICATION_FORM) or {}
+        pending = pending_request(tracker, PENDING_INTENTS, self.name()) or {}
         pending_intent = ((pending.get("parse_data") or {}).get("intent") or {}).get("name")
         pending_text = str(pending.get("text") or "")
         said = latest_text(tracker)

@@ -55,8 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for e in exc.errors()
         ]
         return JSONResponse(
-            {"error": {"code": "invalid_request", "message": "Invalid request.",
-                       "details": problems}},
+            {
+                "error": {
+                    "code": "invalid_request",
+                    "message": "Invalid request.",
+                    "details": problems,
+                }
+            },
             status_code=422,
         )
 

@@ -29,5 +29,7 @@ def healthz(state: StateDep) -> JSONResponse:
         ok = False
     checks["actions"] = "ok" if ok else "unavailable"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "components": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "components": checks},
+        status_code=200 if ready else 503,
+    )

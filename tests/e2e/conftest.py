@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from tests.support.stack import Stack, running_stack
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    with running_stack() as started:
+    with running_stack(extra_accounts=Path(__file__).with_name("accounts.csv")) as started:
         yield started
 
 

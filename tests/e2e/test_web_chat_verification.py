@@ -116,50 +116,53 @@ def test_nothing_about_the_debt_before_verification(new_chat) -> None:  # type: 
         assert_no_debt_wording(chat.say(text), text)
 
 
+FACT_WORDS = ("zip", "date of birth", "birth", "last name", "surname", "ssn", "social")
+
+
 def test_three_failures_lock_and_never_say_which_fact(new_chat, stack_db) -> None:  # type: ignore[no-untyped-def]
+    # Test account LOCK-1 (tests/e2e/accounts.csv): Lockwood, 1970-01-01, ZIP 30301.
     chat = new_chat()
     wrong_attempts = [
-        ("Garcia", "03/14/1985", "10001"),  # wrong ZIP
-        ("Garcia", "01/01/1990", "94107"),  # wrong date of birth
-        ("Smith", "03/14/1985", "94107"),  # wrong last name
+        ("Lockwood", "01/01/1970", "10001"),  # wrong ZIP
+        ("Lockwood", "02/02/1980", "30301"),  # wrong date of birth
+        ("Lockhart", "01/01/1970", "30301"),  # wrong last name
     ]
-    failures: list[str] = []
     for attempt in wrong_attempts:
         replies: list[str] = []
         for fact in attempt:
-            replies += chat.say(fact)
+            replies = chat.say(fact)
         assert_no_debt_wording(replies, str(attempt))
+        assert "couldn't verify" in replies[0], replies
         for reply in replies:
-            lowered = reply.lower()
-            for fact_word in ("zip", "date of birth", "last name", "birthday", "surname"):
-                if "couldn't verify" in lowered or "could not verify" in lowered:
-                    assert fact_word not in lowered, reply
-        failures.append(replies[-1] if replies else "")
-    # The first two failures read the same whichever fact was wrong.
-    failure_texts = [
-        [r for r in chat_replies if "verify" in r.lower()] for chat_replies in [failures]
-    ]
-    assert failure_texts
-    # Now locked: even the right facts do not verify.
-    replies = chat.say(LAST_NAME)
-    replies += chat.say(DOB)
-    replies += chat.say(ZIP)
-    replies += chat.say("what's my balance")
-    assert not any(BALANCE in r for r in replies)
+            if "verify" in reply.lower():
+                assert not any(word in reply.lower() for word in FACT_WORDS), reply
+    assert any("team member" in r for r in replies), "the third failure says a person follows up"
+    # Locked: even the right facts do not verify now.
+    replies = []
+    for text in ("Lockwood", "01/01/1970", "30301", "what's my balance"):
+        replies += chat.say(text)
+    assert not any("$500.00" in r for r in replies), replies
     assert_no_debt_wording(replies, "after lockout")
     with stack_db() as session:
         reasons = session.scalars(
             select(Escalation.reason).where(Escalation.conversation_id == chat.session_id)
         ).all()
-    assert "verification_locked" in reasons
+    assert reasons == ["verification_locked"]
+    # The account is locked too: a fresh conversation with the right facts is refused.
+    other = new_chat()
+    replies = []
+    for text in ("Lockwood", "01/01/1970", "30301", "balance"):
+        replies += other.say(text)
+    assert not any("$500.00" in r for r in replies), replies
 
 
 def test_failure_message_is_identical_whichever_fact_is_wrong(new_chat) -> None:  # type: ignore[no-untyped-def]
+    # One failure each against three different test accounts, so no lockout interferes.
     outcomes = []
     for attempt in (
-        ("Garcia", "03/14/1985", "10001"),
-        ("Garcia", "01/01/1990", "94107"),
-        ("Smith", "03/14/1985", "94107"),
+        ("Ashby", "02/02/1971", "99999"),  # LOCK-2, wrong ZIP
+        ("Brandt", "12/12/1999", "30303"),  # LOCK-3, wrong date of birth
+        ("Castilla", "04/04/1973", "30305"),  # LOCK-4, wrong last name
     ):
         chat = new_chat()
         replies: list[str] = []
@@ -167,6 +170,7 @@ def test_failure_message_is_identical_whichever_fact_is_wrong(new_chat) -> None:
             replies = chat.say(fact)
         outcomes.append(tuple(replies))
     assert outcomes[0] == outcomes[1] == outcomes[2], outcomes
+    assert "couldn't verify" in outcomes[0][0]
 
 
 CARD = "4111 1111 1111 1111"

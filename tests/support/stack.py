@@ -59,7 +59,9 @@ def _spawn(stack: Stack, name: str, args: list[str], extra_env: dict[str, str]) 
 
 @contextmanager
 def running_stack(
-    timeout: float = 180.0, extra_env: dict[str, str] | None = None
+    timeout: float = 180.0,
+    extra_env: dict[str, str] | None = None,
+    extra_accounts: Path | None = None,
 ) -> Iterator[Stack]:
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
@@ -98,6 +100,14 @@ def running_stack(
             check=True,
             capture_output=True,
         )
+        if extra_accounts is not None:
+            subprocess.run(  # noqa: S603
+                [str(ROOT / ".venv" / "bin" / "parley"), "accounts", "import", str(extra_accounts)],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         began = time.monotonic()
         try:
             _spawn(
