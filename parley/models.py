@@ -207,3 +207,108 @@ class ProcessedEvent(Base):
     source: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Negotiation (SPEC §6) -------------------------------------------------------------------
+
+
+class NegotiationEvent(Base):
+    """Every offer, counteroffer and decision, with the policy values that justified it."""
+
+    __tablename__ = "negotiation_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("payment_plans.id"))
+    # offer | counteroffer | accept | counter | reject | confirm | decline | escalate
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(16))  # bot | debtor | agent
+    terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    policy_name: Mapped[str] = mapped_column(String(64))
+    policy_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    limit: Mapped[str | None] = mapped_column(String(64))  # the policy key that drove it
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentPlan(TimestampMixin, Base):
+    """An agreed arrangement: pay in full, a settlement, or installments (with a schedule)."""
+
+    __tablename__ = "payment_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # full | settlement | installments
+    # agreed | active | completed | broken | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="agreed")
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    balance_at_agreement_cents: Mapped[int] = mapped_column(BigInteger)
+    frequency: Mapped[str | None] = mapped_column(String(16))
+    policy_name: Mapped[str] = mapped_column(String(64))
+    policy_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    agreed_at: Mapped[datetime | None]
+
+    installments: Mapped[list[Installment]] = relationship(
+        back_populates="plan", order_by="Installment.sequence"
+    )
+
+
+class Installment(Base):
+    """One scheduled payment of a plan; due dates are calendar dates in the debtor's zone."""
+
+    __tablename__ = "installments"
+    __table_args__ = (UniqueConstraint("plan_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # scheduled | paid | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    paid_at: Mapped[datetime | None]
+
+    plan: Mapped[PaymentPlan] = relationship(back_populates="installments")
+
+
+# --- SMS and outbound messages (SPEC §7) ------------------------------------------------------
+
+
+class PhoneOptOut(Base):
+    """A number that opted out of SMS (STOP words, plain-language requests, wrong number)."""
+
+    __tablename__ = "phone_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(32))  # keyword | request | wrong_number | agent
+    detail: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboundMessage(Base):
+    """A message Parley initiates (not a webhook reply): queued, deferred by quiet hours, sent
+    through Twilio or the local outbox, or blocked by an opt-out. Survives restarts."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index("ix_outbound_messages_due", "status", "send_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    to: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # agent | confirmation | reminder | notice
+    # scheduled | sending | sent | outbox | blocked | failed
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    send_after: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

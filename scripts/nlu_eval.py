@@ -14,6 +14,7 @@ not forbidden for an out-of-scope row.
 
 The file is for measuring only: never copy its sentences into the training data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,14 @@ async def predict_all(model: str, texts: list[str]) -> list[tuple[str, float]]:
         intent = parsed.get("intent") or {}
         ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
         top = ranking[0] if ranking else intent
-        out.append((intent.get("name") or "None", float(intent.get("confidence") or 0.0),
-                    top.get("name") or "None", float(top.get("confidence") or 0.0)))
+        out.append(
+            (
+                intent.get("name") or "None",
+                float(intent.get("confidence") or 0.0),
+                top.get("name") or "None",
+                float(top.get("confidence") or 0.0),
+            )
+        )
     return out
 
 
@@ -77,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="../shared/eval/nlu-external.jsonl")
     ap.add_argument("--json", dest="json_out", help="write the figures to this JSON file")
     ap.add_argument("--top", type=int, default=15, help="how many confusions to list")
-    ap.add_argument("--sweep", action="store_true",
-                    help="also report the figures for other FallbackClassifier thresholds")
+    ap.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also report the figures for other FallbackClassifier thresholds",
+    )
     args = ap.parse_args(argv)
 
     for label, path in (("data", args.data), ("model", args.model)):
@@ -93,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import structlog
 
-        structlog.configure(
-            wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR)
-        )
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     except ImportError:  # pragma: no cover
         pass
 
@@ -107,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     per_cat: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     confusions: collections.Counter = collections.Counter()
     in_total = in_ok = oos_total = oos_bad = oos_fallback = 0
-    for row, (pred, _conf, _top, _top_conf) in zip(rows, preds):
+    for row, (pred, _conf, _top, _top_conf) in zip(rows, preds, strict=True):
         cat = category(row.get("source", "?"))
         c = per_cat[cat]
         c["n"] += 1
@@ -131,20 +139,26 @@ def main(argv: list[str] | None = None) -> int:
     in_acc = in_ok / in_total if in_total else 0.0
     forbidden_rate = oos_bad / oos_total if oos_total else 0.0
 
-    print(f"rows: {len(rows)} (in-scope {in_total}, out-of-scope {oos_total}); "
-          f"{len(rows) / elapsed:.0f} parses/s")
+    print(
+        f"rows: {len(rows)} (in-scope {in_total}, out-of-scope {oos_total}); "
+        f"{len(rows) / elapsed:.0f} parses/s"
+    )
     print(f"in-scope accuracy:        {in_acc:.1%} ({in_ok}/{in_total})")
-    print(f"out-of-scope forbidden:   {forbidden_rate:.1%} ({oos_bad}/{oos_total}); "
-          f"nlu_fallback {oos_fallback}")
+    print(
+        f"out-of-scope forbidden:   {forbidden_rate:.1%} ({oos_bad}/{oos_total}); "
+        f"nlu_fallback {oos_fallback}"
+    )
     print("\nper category:")
     for cat in sorted(per_cat):
         c = per_cat[cat]
         if "ok" in c or cat not in ("clinc150:oos",) and c.get("forbidden") is None:
             print(f"  {cat:55s} {c['ok']:4d}/{c['n']:<4d} {c['ok'] / c['n']:.0%}")
         else:
-            top = ", ".join(f"{k[5:]} {v}" for k, v in c.most_common() if k.startswith("pred:"))[:160]
+            top = ", ".join(f"{k[5:]} {v}" for k, v in c.most_common() if k.startswith("pred:"))[
+                :160
+            ]
             print(f"  {cat:55s} forbidden {c['forbidden']}/{c['n']}  [{top}]")
-    print(f"\nworst confusions (category -> predicted):")
+    print("\nworst confusions (category -> predicted):")
     for (cat, pred), n in confusions.most_common(args.top):
         print(f"  {n:4d}  {cat} -> {pred}")
 
@@ -152,24 +166,35 @@ def main(argv: list[str] | None = None) -> int:
         print("\nthreshold sweep (top intent below the threshold -> nlu_fallback):")
         for thr in (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
             ok = bad = 0
-            for row, (_p, _c, top, conf) in zip(rows, preds):
+            for row, (_p, _c, top, conf) in zip(rows, preds, strict=True):
                 pred = top if conf >= thr else "nlu_fallback"
                 if "expected" in row:
                     ok += pred in row["expected"]
                 else:
                     bad += pred in row["forbidden"]
-            print(f"  {thr:4.2f}  in-scope {ok / max(in_total, 1):6.1%}  forbidden {bad / max(oos_total, 1):5.1%}")
+            in_rate, bad_rate = ok / max(in_total, 1), bad / max(oos_total, 1)
+            print(f"  {thr:4.2f}  in-scope {in_rate:6.1%}  forbidden {bad_rate:5.1%}")
 
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump({
-                "in_scope_accuracy": in_acc, "in_scope_correct": in_ok, "in_scope_total": in_total,
-                "forbidden_rate": forbidden_rate, "forbidden": oos_bad, "out_of_scope_total": oos_total,
-                "out_of_scope_fallback": oos_fallback,
-                "per_category": {k: dict(v) for k, v in per_cat.items()},
-                "confusions": [{"category": c, "predicted": p, "count": n}
-                               for (c, p), n in confusions.most_common()],
-            }, fh, indent=2)
+            json.dump(
+                {
+                    "in_scope_accuracy": in_acc,
+                    "in_scope_correct": in_ok,
+                    "in_scope_total": in_total,
+                    "forbidden_rate": forbidden_rate,
+                    "forbidden": oos_bad,
+                    "out_of_scope_total": oos_total,
+                    "out_of_scope_fallback": oos_fallback,
+                    "per_category": {k: dict(v) for k, v in per_cat.items()},
+                    "confusions": [
+                        {"category": c, "predicted": p, "count": n}
+                        for (c, p), n in confusions.most_common()
+                    ],
+                },
+                fh,
+                indent=2,
+            )
     return 0
 
 
