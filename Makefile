@@ -88,7 +88,8 @@ test-py: $(VENV)/.installed $(MODEL)
 	$(VENV)/bin/pytest
 
 nlu-eval: $(RASA_VENV)/.installed $(MODEL)
-	$(RASA_VENV)/bin/python scripts/nlu_eval.py --model $(MODEL) --data $(EVAL_FILE) --json var/results/nlu-eval.json
+	$(RASA_VENV)/bin/python scripts/nlu_eval.py --model $(MODEL) --data $(EVAL_FILE) --json var/results/nlu-eval.json \
+		--min-in-scope 0.85 --max-forbidden 0.03
 
 test: setup lint typecheck test-bot test-py nlu-eval
 

@@ -89,6 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also report the figures for other FallbackClassifier thresholds",
     )
+    ap.add_argument(
+        "--min-in-scope",
+        type=float,
+        default=None,
+        help="exit 1 when the in-scope accuracy is below this share (e.g. 0.85)",
+    )
+    ap.add_argument(
+        "--max-forbidden",
+        type=float,
+        default=None,
+        help="exit 1 when the forbidden rate on out-of-scope rows is above this share",
+    )
     args = ap.parse_args(argv)
 
     for label, path in (("data", args.data), ("model", args.model)):
@@ -195,7 +207,16 @@ def main(argv: list[str] | None = None) -> int:
                 fh,
                 indent=2,
             )
-    return 0
+    failed = False
+    if args.min_in_scope is not None and in_acc < args.min_in_scope:
+        print(f"FAIL: in-scope accuracy {in_acc:.1%} < {args.min_in_scope:.1%}", file=sys.stderr)
+        failed = True
+    if args.max_forbidden is not None and forbidden_rate > args.max_forbidden:
+        print(
+            f"FAIL: forbidden rate {forbidden_rate:.1%} > {args.max_forbidden:.1%}", file=sys.stderr
+        )
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
