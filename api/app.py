@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.routes import chat, demo, health
+from api.routes import chat, console, console_api, demo, health, live
 from api.state import AppState
 from parley.bot_client import RasaRestClient
 from parley.db import make_engine, make_session_factory
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        bot = RasaRestClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+        bot = RasaRestClient(settings.rasa_urls, timeout=settings.rasa_timeout_seconds)
         app.state.parley = AppState(
             settings=settings, engine=engine, sessions=make_session_factory(engine), bot=bot
         )
@@ -68,4 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(demo.router)
+    app.include_router(live.router)
+    app.include_router(console.router)
+    app.include_router(console_api.router)
     return app

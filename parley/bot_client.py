@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import zlib
+
 import httpx
 
 from parley.errors import BotUnavailable
@@ -29,16 +31,26 @@ class BotClient(Protocol):
 class RasaRestClient:
     """Sends one debtor message to Rasa and returns its replies in order.
 
-    One pooled `httpx.Client` per process; Rasa listens on loopback or the private network only.
+    With several Rasa shards (one process per core on a single machine), a conversation always
+    goes to the same shard, picked by a stable hash of its id: its tracker and lock live there,
+    so the shards need no shared lock store. Behind a load balancer with a Redis lock store
+    (docker-compose) one URL is given. One pooled `httpx.Client` per process.
     """
 
-    def __init__(self, base_url: str, timeout: float = 15.0) -> None:
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    def __init__(self, base_urls: list[str], timeout: float = 15.0) -> None:
+        if not base_urls:
+            raise ValueError("at least one Rasa URL is needed")
+        self._urls = [url.rstrip("/") for url in base_urls]
+        self._client = httpx.Client(timeout=timeout)
+
+    def shard_url(self, sender_id: str) -> str:
+        return self._urls[zlib.crc32(sender_id.encode()) % len(self._urls)]
 
     def send(self, sender_id: str, text: str) -> list[OutMessage]:
         try:
             response = self._client.post(
-                "/webhooks/rest/webhook", json={"sender": sender_id, "message": text}
+                f"{self.shard_url(sender_id)}/webhooks/rest/webhook",
+                json={"sender": sender_id, "message": text},
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:
@@ -48,8 +60,11 @@ class RasaRestClient:
         return [_to_message(item) for item in response.json() if item.get("text")]
 
     def ready(self) -> bool:
+        """Every shard answers (a conversation on a dead shard could not be served)."""
         try:
-            return self._client.get("/", timeout=2.0).status_code == 200
+            return all(
+                self._client.get(f"{url}/", timeout=2.0).status_code == 200 for url in self._urls
+            )
         except httpx.HTTPError:
             return False
 

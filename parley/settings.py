@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, alias="PARLEY_PORT")
     secret_key: str = Field(DEV_SECRET_KEY, alias="PARLEY_SECRET_KEY")
     database_url: str = Field(f"sqlite:///{ROOT / 'var' / 'parley.db'}", alias="DATABASE_URL")
+    # One URL, or a comma-separated list of Rasa shards: the gateway sends every conversation to
+    # the same shard (by a stable hash of its id), so shards need no shared lock store.
     rasa_url: str = Field("http://127.0.0.1:5005", alias="PARLEY_RASA_URL")
     action_server_url: str = Field("http://127.0.0.1:5055", alias="PARLEY_ACTION_SERVER_URL")
     rasa_timeout_seconds: float = Field(15.0, alias="PARLEY_RASA_TIMEOUT")
@@ -55,6 +57,10 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = Field(None, alias="TWILIO_MESSAGING_SERVICE_SID")
     stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip()]
 
     @field_validator("widget_origins", "verification_factors", mode="before")
     @classmethod

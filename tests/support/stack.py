@@ -62,19 +62,23 @@ def running_stack(
     timeout: float = 180.0,
     extra_env: dict[str, str] | None = None,
     extra_accounts: Path | None = None,
+    rasa_shards: int = 2,
 ) -> Iterator[Stack]:
+    """The stack as `make run` runs it: `rasa_shards` Rasa processes, each with its own tracker
+    file, the action server and the API pinning each conversation to one shard."""
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
     with tempfile.TemporaryDirectory(prefix="parley-stack-") as tmp:
         workdir = Path(tmp)
-        api_port, rasa_port, actions_port = free_port(), free_port(), free_port()
+        api_port, actions_port = free_port(), free_port()
+        rasa_ports = [free_port() for _ in range(rasa_shards)]
         database_url = f"sqlite:///{workdir / 'parley.db'}"
         env = {
             **os.environ,
             "PARLEY_ENV": "test",
             "PARLEY_SECRET_KEY": TEST_SECRET,
             "DATABASE_URL": database_url,
-            "PARLEY_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+            "PARLEY_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports),
             "PARLEY_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}",
             "PARLEY_PORT": str(api_port),
             "RASA_TELEMETRY_ENABLED": "false",
@@ -89,9 +93,9 @@ def running_stack(
             env=env,
         )
         (workdir / "endpoints.yml").write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
-            "lock_store:\n  type: in_memory\n"
+            (ROOT / "bot" / "endpoints.yml")
+            .read_text()
+            .replace("http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{actions_port}/webhook")
         )
         subprocess.run(  # noqa: S603
             [str(ROOT / ".venv" / "bin" / "parley"), "demo", "load"],
@@ -110,25 +114,26 @@ def running_stack(
             )
         began = time.monotonic()
         try:
-            _spawn(
-                stack,
-                "rasa",
-                [
-                    str(RASA_BIN),
-                    "run",
-                    "--model",
-                    str(MODEL),
-                    "--endpoints",
-                    str(workdir / "endpoints.yml"),
-                    "--credentials",
-                    str(ROOT / "bot" / "credentials.yml"),
-                    "--interface",
-                    "127.0.0.1",
-                    "--port",
-                    str(rasa_port),
-                ],
-                {},
-            )
+            for shard, port in enumerate(rasa_ports):
+                _spawn(
+                    stack,
+                    f"rasa{shard}",
+                    [
+                        str(RASA_BIN),
+                        "run",
+                        "--model",
+                        str(MODEL),
+                        "--endpoints",
+                        str(workdir / "endpoints.yml"),
+                        "--credentials",
+                        str(ROOT / "bot" / "credentials.yml"),
+                        "--interface",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    {"RASA_TRACKER_DB": str(workdir / f"tracker-{shard}.db")},
+                )
             _spawn(
                 stack,
                 "actions",
