@@ -6,6 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
+# Rasa's SQLite tracker file (bot/endpoints.yml); the Procfile gives each shard its own.
+export RASA_TRACKER_DB ?= var/rasa-tracker.db
 
 PY310 := $(shell scripts/find-python310.sh)
 UV_VERSION := 0.13.9

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import zlib
 
 import httpx
 

@@ -6,8 +6,9 @@ operator at start-up rather than surfacing mid-negotiation. Money values become 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -20,9 +21,9 @@ from pydantic import (
 )
 
 from parley.money import parse_money
+from parley.schedules import Frequency
 
 DEFAULT_POLICY = "default"
-Frequency = Literal["weekly", "biweekly", "monthly"]
 Percent = Annotated[int, Field(ge=0, le=100, strict=True)]
 Count = Annotated[int, Field(ge=1, strict=True)]
 Days = Annotated[int, Field(ge=0, strict=True)]
@@ -47,6 +48,9 @@ class SettlementPolicy(_Strict):
 
     @model_validator(mode="after")
     def _floor_not_above_opening(self) -> SettlementPolicy:
+        if self.enabled and self.floor_percent < 1:
+            # A 0% floor would let the assistant "settle" a debt for nothing.
+            raise ValueError("floor_percent must be at least 1 when settlements are enabled")
         if self.floor_percent > self.opening_percent:
             raise ValueError(
                 f"floor_percent ({self.floor_percent}) is above opening_percent "
@@ -72,7 +76,11 @@ class Policy(_Strict):
         # YAML floats are refused: money is written as a quoted decimal, as in the spec.
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ValueError('write money as a quoted decimal, e.g. "25.00"')
-        return parse_money(str(value))
+        cents = parse_money(str(value))
+        if cents < 1:
+            # Zero would allow plans of one-cent payments; the floor must mean something.
+            raise ValueError("must be at least 0.01")
+        return cents
 
     @field_validator("frequencies")
     @classmethod
@@ -121,3 +129,38 @@ def load_policies(path: str | Path) -> dict[str, Policy]:
         details = "; ".join(_describe(error) for error in exc.errors())
         raise PolicyError(f"{path}: {details}") from exc
     return dict(parsed.policies)
+
+
+def policy_record(policy: Policy) -> dict[str, Any]:
+    """The policy as JSON-safe values (cents, lists), stored with every negotiation decision."""
+    return policy.model_dump(mode="json")
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime_ns: int) -> dict[str, Policy]:
+    return load_policies(path)
+
+
+def cached_policies(path: str | Path) -> dict[str, Policy]:
+    """`load_policies`, parsed once per file version (the cache key includes the mtime)."""
+    resolved = Path(path).resolve()
+    try:
+        mtime_ns = resolved.stat().st_mtime_ns
+    except OSError:
+        return load_policies(resolved)  # raises the usual "cannot read" PolicyError
+    return _load_cached(str(resolved), mtime_ns)
+
+
+def get_policy(name: str | None, path: str | Path | None = None) -> Policy:
+    """The named policy (blank -> `default`); an unknown name is a PolicyError, never a guess."""
+    if path is None:
+        from parley.settings import get_settings  # late: settings read the environment
+
+        path = get_settings().policies_path
+    policies = cached_policies(path)
+    key = name or DEFAULT_POLICY
+    try:
+        return policies[key]
+    except KeyError:
+        known = ", ".join(sorted(policies))
+        raise PolicyError(f"{path}: unknown policy {key!r}; known: {known}") from None

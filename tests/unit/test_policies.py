@@ -68,6 +68,30 @@ def test_shipped_policies_load() -> None:
             "policy 'default': max_days:",
         ),
         ("  default:", "  standard:", "policies: a 'default' policy is required"),
+        ('"25.00"', '"0.00"', "policy 'default': min_installment: must be at least 0.01"),
+        ("[weekly, biweekly, monthly]", "[]", "policy 'default': frequencies: "),
+        ("[weekly, biweekly, monthly]", "[weekly, weekly]", "frequencies are listed more than"),
+        ("max_plan_days: 365", "max_plan_days: 0", "policy 'default': max_plan_days:"),
+        (
+            "first_payment_within_days: 30",
+            "first_payment_within_days: -1",
+            "policy 'default': first_payment_within_days:",
+        ),
+        (
+            "min_down_payment_percent: 0",
+            "min_down_payment_percent: 101",
+            "policy 'default': min_down_payment_percent:",
+        ),
+        ("opening_percent: 90", "opening_percent: 120", "policy 'default': settlement.opening"),
+        (
+            "floor_percent: 70",
+            "floor_percent: 0",
+            "policy 'default': settlement: floor_percent must be at least 1",
+        ),
+        ("step_percent: 10", "step_percent: 0", "policy 'default': settlement.step_percent:"),
+        ("pay_within_days: 14", "pay_within_days: 0", "settlement.pay_within_days:"),
+        ("max_installments: 12", 'max_installments: "12"', "policy 'default': max_installments:"),
+        ("enabled: true", "enabled: 2", "policy 'default': settlement.enabled:"),
     ],
 )
 def test_invalid_policies_name_policy_and_key(
@@ -107,3 +131,27 @@ def test_cli_policies_check(policies_env: Path) -> None:
     bad = CliRunner().invoke(app, ["policies", "check"])
     assert bad.exit_code == 2
     assert "policy 'default': max_installments:" in bad.stderr
+
+
+def test_get_policy_and_cache(tmp_path: Path) -> None:
+    from parley.policies import cached_policies, get_policy
+
+    path = write(tmp_path, VALID)
+    assert get_policy(None, path).min_installment_cents == 2500
+    assert get_policy("", path) is get_policy("default", path)  # parsed once per file version
+    with pytest.raises(PolicyError, match="unknown policy 'medical'; known: default"):
+        get_policy("medical", path)
+    assert cached_policies(path) is cached_policies(path)
+    with pytest.raises(PolicyError, match="cannot read"):
+        get_policy("default", tmp_path / "missing.yml")
+
+
+def test_policy_record_is_json_safe() -> None:
+    import json
+
+    from parley.policies import policy_record
+
+    record = policy_record(load_policies(ROOT / "config" / "policies.yml")["default"])
+    assert record["min_installment_cents"] == 2500
+    assert record["frequencies"] == ["weekly", "biweekly", "monthly"]
+    json.dumps(record)
