@@ -1,8 +1,9 @@
-"""`action_payment_options`: every payment intent of a verified debtor lands here.
+"""`action_payment_options`: every payment intent of a verified debtor, and their yes / no /
+figures while a negotiation is open (the `negotiating` slot), lands here.
 
-Negotiation is not built yet, so the truthful answer is that a team member will set the payment
-up; the request is queued (as `human_requested`, sub-reason `payment_setup`) so that is true.
-While collection is paused nothing is offered.
+The action keeps its original name so the dialogue's rules and stories need no renaming; what it
+does is the negotiation (`actions.negotiation`, deciding in `parley.plans`). While collection is
+paused nothing is offered.
 """
 
 from __future__ import annotations
@@ -14,29 +15,23 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions import texts
-from actions.balance import disclose_if_needed, for_verified
-from actions.common import Reply, conversation_id, in_transaction, latest_text
-from actions.escalation import summary
-from parley.escalations import open_escalation
+from actions.balance import for_verified
+from actions.common import Reply, conversation_id, in_transaction, latest_intent, latest_text
+from actions.negotiation import negotiate, right_after_summary
 from parley.models import Account, Conversation
 
 
 def add_payment_options(
-    session: Session, conversation: Conversation, account: Account, reply: Reply, said: str = ""
+    session: Session,
+    conversation: Conversation,
+    account: Account,
+    reply: Reply,
+    said: str = "",
+    intent: str | None = None,
+    right_after: bool = False,
 ) -> None:
-    if account.collection_paused:
-        reply.say(texts.COLLECTION_PAUSED, buttons=[texts.HUMAN])
-        return
-    disclose_if_needed(session, conversation, reply)
-    open_escalation(
-        session,
-        conversation,
-        "human_requested",
-        "payment_setup",
-        summary(session, conversation, "human_requested", "payment_setup", said),
-    )
-    reply.say(texts.PAYMENT_SETUP, buttons=[texts.WHY, texts.HUMAN])
+    """Answer a payment request: also used right after verification for a pending request."""
+    negotiate(session, conversation, account, reply, intent, said, right_after)
 
 
 class ActionPaymentOptions(Action):
@@ -46,12 +41,15 @@ class ActionPaymentOptions(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        sender = conversation_id(tracker)
         said = latest_text(tracker)
+        intent, _confidence = latest_intent(tracker)
+        right_after = right_after_summary(tracker)
 
         def answer(
             session: Session, conversation: Conversation, account: Account, reply: Reply
         ) -> None:
-            add_payment_options(session, conversation, account, reply, said)
+            add_payment_options(session, conversation, account, reply, said, intent, right_after)
 
-        work = for_verified(conversation_id(tracker), answer)
+        work = for_verified(sender, answer)
         return (await in_transaction(work)).send(dispatcher)

@@ -74,19 +74,50 @@ ESCALATION_REPEAT = (
 
 # After verification only.
 VERIFIED = "Thanks, {first_name}, you're verified."
-PAYMENT_SETUP = (
-    "Thanks. A team member will contact you here to set up a payment that works for you."
-)
 COLLECTION_PAUSED = (
     "A specialist is reviewing your account, so I can't set up a payment right now. "
     "They'll follow up with you here."
 )
 NEED_VERIFICATION = "I can help with that once I've verified your identity."
 
+# Negotiation (SPEC §6), after verification only. Amounts and dates come from parley.plans.
+OFFER_FULL = "You can clear the balance of {amount} with one payment today. Would you like to?"
+OFFER_FULL_RESUMED = "Picking up where we left off: " + OFFER_FULL
+SUMMARY_INTRO = {
+    "accept": "I can accept that. Here's the summary:",
+    "offer_installments": "I can set up a payment plan:",
+    "offer_settlement": "I can offer a one-time settlement:",
+    "offer_full": "Here's the summary:",
+    "resume": "Here's where we left off:",
+    "update": "Here's where we left off, with the dates moved to today:",
+    "counter": "Here's the closest I can offer:",
+}
+CONFIRM_QUESTION = "Shall I set this up?"
+AGREED_NEXT = (
+    "A secure payment link will follow in a separate message. "
+    "For your security, card details are never taken in chat."
+)
+RECALL_INTRO = "You already have an agreed plan:"
+RECALL_NEXT = "A secure payment link will follow separately. To change the plan, ask for a person."
+HARDSHIP_REVIEW = (
+    "I don't want to set up something you can't keep up with, so I've asked a specialist to "
+    "review your situation (a hardship review). Collection is on hold meanwhile, and they'll "
+    "follow up with you here."
+)
+ASK_TERMS = (
+    'What could you pay, and how often? For example "$50 a month", "6 payments" or '
+    '"$200 now and the rest monthly".'
+)
+NOTHING_OWED = "There's nothing left to pay on this account."
+
 HUMAN = button("Talk to a person", "/request_human")
 WHY = button("Why this amount?", "/ask_debt_details")
 PAYMENT_OPTIONS = button("Payment options", "/ask_payment_options")
 DISPUTE = button("I dispute this", "/dispute")
+PAY_IN_FULL = button("Pay in full", "/pay_in_full")
+PAYMENT_PLAN = button("Payment plan", "/request_payment_plan")
+YES = button("Yes", "/affirm")
+NO = button("No", "/deny")
 
 
 def balance_buttons(paused: bool) -> list[Button]:

@@ -100,20 +100,6 @@ def test_debt_actions_before_verification_start_verification_silently(
         assert_no_debt_wording(texts_of(messages))
 
 
-def test_payment_options_queue_a_person_or_say_paused(db: sessionmaker[Session]) -> None:
-    verified_conversation(db, "v3")
-    _events, messages = run_action(ActionPaymentOptions(), intent_tracker("v3", "pay_in_full"))
-    assert texts_of(messages) == [DISCLOSURE, texts.PAYMENT_SETUP]
-    with db.begin() as session:
-        escalation = session.scalars(select(Escalation)).one()
-        assert (escalation.reason, escalation.sub_reason) == ("human_requested", "payment_setup")
-        account = session.scalars(select(Account)).one()
-        account.collection_paused = True
-    _events, messages = run_action(ActionPaymentOptions(), intent_tracker("v3", "pay_in_full"))
-    assert texts_of(messages) == [texts.COLLECTION_PAUSED]
-    assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_human"]
-
-
 ESCALATIONS = [
     ("request_human", "human_requested", False),
     ("dispute", "dispute", True),
