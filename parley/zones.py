@@ -14,6 +14,31 @@ import phonenumbers
 import zipcodes
 from phonenumbers import timezone as phone_timezone
 
+# Every zone a US debtor can live in (states and territories), one per distinct set of rules.
+# Used when nothing at all places a debtor: a time is then convenient only if it is convenient in
+# all of them (the Reg F safe harbour, SPEC §7).
+US_ZONES: tuple[str, ...] = (
+    "America/New_York",
+    "America/Detroit",
+    "America/Indiana/Indianapolis",
+    "America/Kentucky/Louisville",
+    "America/Chicago",
+    "America/Indiana/Knox",
+    "America/North_Dakota/Center",
+    "America/Denver",
+    "America/Boise",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "America/Juneau",
+    "America/Adak",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "America/St_Thomas",
+    "Pacific/Guam",
+    "Pacific/Saipan",
+    "Pacific/Pago_Pago",
+)
 _ZIP5 = re.compile(r"\d{5}")
 _UNKNOWN = "Etc/Unknown"
 # `zipcodes` ships no type hints; this is the shape of its lookup.

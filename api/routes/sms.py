@@ -1,0 +1,92 @@
+"""Twilio SMS webhooks (SPEC §7): inbound texts and delivery status callbacks.
+
+Both are signed by Twilio (`X-Twilio-Signature`) over the URL it called; the URL checked is the
+configured `PARLEY_PUBLIC_URL` + path + query, never the Host the request claims, so a request
+signed for another URL fails. Without `TWILIO_AUTH_TOKEN` nothing can be checked and both answer
+503 without reading anything (SPEC §12). There is no bypass in any mode.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
+from twilio.twiml.messaging_response import MessagingResponse
+
+from api.deps import StateDep
+from parley import sms
+from parley.errors import ParleyError
+
+router = APIRouter(prefix="/sms/twilio", tags=["sms"])
+
+TWIML = "application/xml"
+
+
+async def _signed_form(request: Request, state: StateDep) -> FormData:
+    token = state.settings.twilio_auth_token
+    if not token:
+        raise ParleyError(
+            "sms_not_configured", "SMS is not configured on this server.", status_code=503
+        )
+    form = await request.form()
+    url = state.settings.public_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    if not sms.signature_valid(
+        token,
+        url,
+        form,
+        request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(SIGNATURE_SETTINGS_HEADER),
+    ):
+        raise ParleyError("invalid_signature", "Invalid Twilio signature.", status_code=403)
+    return form
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("", response_class=Response)
+async def inbound(request: Request, state: StateDep) -> Response:
+    """One inbound text; the answer is TwiML with the replies in order (empty on a replay)."""
+    form = await _signed_form(request, state)
+    message_sid = _field(form, "MessageSid") or _field(form, "SmsSid")
+    sender = _field(form, "From")
+    if not message_sid or not sender:
+        raise ParleyError("invalid_request", "MessageSid and From are required.")
+    turn = await run_in_threadpool(
+        lambda: sms.handle_inbound_sms(
+            state.sessions,
+            state.bot,
+            state.settings,
+            message_sid=message_sid,
+            from_number=sender,
+            body=_field(form, "Body"),
+        )
+    )
+    return Response(sms.twiml(turn.replies, state.settings), media_type=TWIML)
+
+
+@router.post("/status", response_class=Response)
+async def status(request: Request, state: StateDep) -> Response:
+    """A delivery report for a reply (its stored message ids are in `m`) or a REST send."""
+    form = await _signed_form(request, state)
+    message_sid = _field(form, "MessageSid") or _field(form, "SmsSid")
+    new_status = _field(form, "MessageStatus") or _field(form, "SmsStatus")
+    if not message_sid or not new_status:
+        raise ParleyError("invalid_request", "MessageSid and MessageStatus are required.")
+    ids = [int(part) for part in request.query_params.get("m", "").split(",") if part.isdigit()]
+    await run_in_threadpool(
+        lambda: sms.apply_status(
+            state.sessions,
+            message_sid=message_sid,
+            status=new_status,
+            error_code=_field(form, "ErrorCode") or None,
+            message_ids=ids,
+        )
+    )
+    return Response(str(MessagingResponse().to_xml()), media_type=TWIML)
