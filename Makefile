@@ -20,7 +20,7 @@ BOT_INPUTS := $(shell find bot data -type f -name '*.yml' 2>/dev/null)
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 
-.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean
+.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps
 
 help:
 	@echo "make run     set everything up and start the stack (local mode)"
@@ -68,6 +68,7 @@ run: setup
 	@echo "    chat API       http://127.0.0.1:$${PARLEY_PORT:-8000}/api/docs"
 	@echo "    health         http://127.0.0.1:$${PARLEY_PORT:-8000}/healthz"
 	@echo "    demo debtor    Maria Garcia, born 03/14/1985, ZIP 94107 (see README)"
+	@echo "    console        http://127.0.0.1:$${PARLEY_PORT:-8000}/console  (supervisor / parley-demo-supervisor, agent / parley-demo-agent)"
 	@echo "  Ctrl-C stops everything."
 	@echo
 	$(VENV)/bin/honcho start -f Procfile
@@ -86,7 +87,11 @@ test-bot: $(RASA_VENV)/.installed $(MODEL)
 	@# --e2e checks the NLU of every test-story message as well as the dialogue predictions.
 	$(RASA) test core --e2e --model $(MODEL) --stories tests/bot --fail-on-prediction-errors --out var/results/core
 
-test-py: $(VENV)/.installed $(MODEL)
+# The console's browser tests drive Debian's Chromium through Playwright (no `playwright install`).
+browser-deps:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test-py: $(VENV)/.installed $(MODEL) browser-deps
 	$(VENV)/bin/pytest
 
 nlu-eval: $(RASA_VENV)/.installed $(MODEL)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session, sessionmaker
 
+from parley import conversations
 from parley.db import make_engine, make_session_factory, transaction
 from parley.settings import get_settings
 
@@ -56,10 +58,14 @@ def reset_engines() -> None:
 async def in_transaction(work: Callable[[Session], T]) -> T:
     """Run `work` in one transaction on a worker thread: commit on success, roll back on error."""
     factory = _session_factory(get_settings().database_url)
+    turn = _turn.get()
 
     def run() -> T:
         with transaction(factory) as session:
-            return work(session)
+            result = work(session)
+            if turn is not None and turn[1]:
+                conversations.record_understanding(session, turn[0], turn[1], turn[2])
+            return result
 
     return await asyncio.to_thread(run)
 
@@ -87,8 +93,18 @@ class Reply:
         return self.events
 
 
+# The turn an action is answering: (conversation id, intent, confidence). Set by
+# `conversation_id()`, which every action calls first, and read by `in_transaction()`, which
+# stores the bot's understanding on the debtor's message for the console in the same
+# transaction. A ContextVar is per asyncio task, so concurrent actions never mix their turns.
+_turn: ContextVar[tuple[str, str | None, float] | None] = ContextVar("parley_turn", default=None)
+
+
 def conversation_id(tracker: Tracker) -> str:
-    return str(tracker.sender_id)
+    sender = str(tracker.sender_id)
+    intent, confidence = latest_intent(tracker)
+    _turn.set((sender, intent, confidence))
+    return sender
 
 
 def latest_intent(tracker: Tracker) -> tuple[str | None, float]:

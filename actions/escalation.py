@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from actions import texts
 from actions.common import Reply, conversation_id, in_transaction, latest_intent, latest_text
-from parley import conversations
+from parley import conversations, optout
 from parley.escalations import (
     PAUSING_REASONS,
     dispute_kind,
+    flag_wrong_number,
     has_open_escalation,
+    negotiation_so_far,
     open_escalation,
     pause_collection,
 )
@@ -59,6 +61,11 @@ def summary(
         )
         if account.collection_paused:
             parts.append("Collection is paused.")
+        negotiation = negotiation_so_far(session, conversation.id)
+        if negotiation:
+            parts.append(f"Negotiation so far: {negotiation}.")
+    if conversation.channel == "sms" and conversation.phone:
+        parts.append(f"Channel: SMS from {conversation.phone}.")
     return " ".join(parts)
 
 
@@ -76,6 +83,12 @@ def escalate(
         sub_reason = dispute_kind(said)
     if reason in PAUSING_REASONS and account is not None:
         pause_collection(account, reason)
+    if reason == "wrong_number":
+        flag_wrong_number(session, conversation)
+    if reason == "cease_communication" and conversation.channel == "sms" and conversation.phone:
+        # "stop texting me" revokes consent to texts (FCC 2024 order) just like STOP does; the
+        # gateway sees the opt-out after this turn and sends the confirmation as the last SMS.
+        optout.opt_out(session, conversation.phone, "request", "stop_contact", conversation.id)
     _escalation, created = open_escalation(
         session,
         conversation,

@@ -44,6 +44,10 @@ from parley.verification import (
 # confidence (a balance question, "agent", "stop") interrupts: no slot is filled, the form
 # rejects and the rules answer, so "whats my balance" is never taken for a last name.
 ANSWER_INTENTS = frozenset({"inform", "nlu_fallback"})
+# Surnames are words the classifier has never seen, so one can come back as, say, `affirm` at
+# 0.49. When the message holds exactly the fact that was asked for, it is an answer unless the
+# classifier is this sure it is something else ("whats my balance", "agent").
+FACT_OVERRIDES_BELOW = 0.7
 PAYMENT_INTENTS = frozenset(
     {
         "pay_in_full",
@@ -118,10 +122,8 @@ class ValidateVerificationForm(FormValidationAction):
 
         requested = tracker.get_slot(REQUESTED_SLOT)
         intent, confidence = latest_intent(tracker)
-        if (
-            requested is not None
-            and intent not in ANSWER_INTENTS
-            and confidence >= INTENT_CONFIDENCE
+        if requested is not None and self._interrupts(
+            intent, confidence, latest_text(tracker), requested
         ):
             return []
 
@@ -145,6 +147,16 @@ class ValidateVerificationForm(FormValidationAction):
         if missing is not None:
             return events + [SlotSet(REQUESTED_SLOT, missing)]
         return events + await self._check(dispatcher, sender, values, required)
+
+    @classmethod
+    def _interrupts(cls, intent: str | None, confidence: float, text: str, requested: str) -> bool:
+        """Whether the message is something other than an answer to the form's question."""
+        if intent in ANSWER_INTENTS or confidence < INTENT_CONFIDENCE:
+            return False
+        if confidence < FACT_OVERRIDES_BELOW:
+            factors = list(get_settings().verification_factors)
+            return requested not in cls._extract(text, requested, factors)
+        return True
 
     @staticmethod
     def _extract(text: str, requested: str, required: list[str]) -> dict[str, str]:
@@ -237,7 +249,10 @@ class ActionVerificationComplete(Action):
                 elif pending_intent == "ask_debt_details":
                     add_details(session, conversation, account, reply)
                 elif pending_intent in PAYMENT_INTENTS:
-                    add_payment_options(session, conversation, account, reply, pending_text)
+                    # The negotiation starts from the request made before verification.
+                    add_payment_options(
+                        session, conversation, account, reply, pending_text, pending_intent
+                    )
                 elif pending_intent in ESCALATING_INTENTS:
                     reason = INTENT_REASONS[pending_intent]
                     escalate(session, conversation, reason, pending_text, reply)

@@ -10,11 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.routes import chat, console, console_api, demo, health, live
+from api.routes import chat, console, console_api, demo, health, live, sms
 from api.state import AppState
 from parley.bot_client import RasaRestClient
 from parley.db import make_engine, make_session_factory
 from parley.errors import ParleyError
+from parley.jobs import JobRunner
 from parley.settings import Settings, get_settings
 
 
@@ -25,12 +26,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         bot = RasaRestClient(settings.rasa_urls, timeout=settings.rasa_timeout_seconds)
-        app.state.parley = AppState(
-            settings=settings, engine=engine, sessions=make_session_factory(engine), bot=bot
+        sessions = make_session_factory(engine)
+        app.state.parley = AppState(settings=settings, engine=engine, sessions=sessions, bot=bot)
+        # Deferred SMS (quiet hours) are sent by an in-process job; state is in the database.
+        jobs = (
+            JobRunner(sessions, settings, settings.jobs_interval_seconds)
+            if settings.jobs_interval_seconds > 0
+            else None
         )
+        if jobs is not None:
+            jobs.start()
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.stop()
             bot.close()
             engine.dispose()
 
@@ -69,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(demo.router)
     app.include_router(live.router)
+    app.include_router(sms.router)
     app.include_router(console.router)
     app.include_router(console_api.router)
     return app

@@ -33,13 +33,20 @@ def get_bot(state: StateDep) -> RasaRestClient:
     return state.bot
 
 
-def require_allowed_origin(state: StateDep, origin: Annotated[str | None, Header()] = None) -> None:
+def require_allowed_origin(
+    request: Request, state: StateDep, origin: Annotated[str | None, Header()] = None
+) -> None:
     """Only pages on the configured allowlist may drive the widget API (SPEC §7).
 
     Browsers always send Origin on cross-origin requests; requests without one (server-side
-    portals, curl) are not coming from a foreign page and are let through.
+    portals, curl) are not coming from a foreign page and are let through. Pages the API serves
+    itself (the demo page, on whatever port it runs) are same-origin and always allowed.
     """
-    if origin is not None and origin.rstrip("/") not in state.settings.widget_origins:
+    if origin is None:
+        return
+    origin = origin.rstrip("/")
+    same_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin != same_origin and origin not in state.settings.widget_origins:
         raise ParleyError("origin_not_allowed", "This site may not use the chat.", status_code=403)
 
 

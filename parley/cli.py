@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(demo_app, name="demo")
 app.add_typer(policies_app, name="policies")
+users_app = typer.Typer(help="Console users (agents, supervisors, admins).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def _policies() -> dict[str, Policy]:
@@ -80,6 +83,31 @@ def demo_load() -> None:
     """Migrate the database and load the demo debtors from config/demo-accounts.csv."""
     upgrade_to_head(get_settings().database_url)
     _import(DEMO_ACCOUNTS)
+    _demo_users()
+
+
+DEMO_USERS = (("supervisor", "supervisor"), ("agent", "agent"))
+DEMO_PASSWORD = "parley-demo"  # noqa: S105 - local mode only; refused in production
+
+
+def _demo_users() -> None:
+    """Console logins for local mode (README); never created in production."""
+    from sqlalchemy import select
+
+    from parley.models import User
+    from parley.users import create_user
+
+    settings = get_settings()
+    if settings.env == "production":
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            for name, role in DEMO_USERS:
+                if session.scalars(select(User.id).where(User.username == name)).first() is None:
+                    create_user(session, name, DEMO_PASSWORD + "-" + role, role)
+    finally:
+        engine.dispose()
 
 
 @policies_app.command("check")
@@ -100,3 +128,40 @@ def policies_check() -> None:
             f"({', '.join(policy.frequencies)}); {offer}"
         )
     typer.echo(f"{len(policies)} policies OK.")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="Login name (lowercase letters, digits, . _ -).")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")] = "agent",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a console user; the password is prompted (or read from stdin) and stored as an
+    argon2 hash."""
+    from parley.users import UserError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = make_engine(get_settings().database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            create_user(session, name, password, role)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"User {name.strip().lower()} ({role}) created.")
+
+
+@users_app.command("token")
+def users_token(name: Annotated[str, typer.Argument(help="An admin's login name.")]) -> None:
+    """Print the bearer token an admin uses for the read-only console API (it changes when
+    PARLEY_SECRET_KEY does)."""
+    from parley.users import api_token_for
+
+    typer.echo(api_token_for(get_settings().secret_key, name.strip().lower()))

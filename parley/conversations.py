@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parley.models import Account, Conversation, utcnow
+from parley.models import Account, Conversation, Message, utcnow
 
 QUEUED = "queued"
 
@@ -47,3 +48,22 @@ def queue(conversation: Conversation) -> None:
     """Put a bot conversation in the human queue; a human-held or closed one keeps its status."""
     if conversation.status == "bot":
         conversation.status = QUEUED
+
+
+def record_understanding(
+    session: Session, conversation_id: str, intent: str, confidence: float
+) -> None:
+    """Store the bot's reading of the debtor's latest message on that message, for the console.
+
+    Called by the action server, which sees the NLU result of every turn it runs an action for;
+    a message already labelled keeps its label (the first action of a turn wins).
+    """
+    message = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.sender == "debtor")
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    if message is not None and message.intent is None:
+        message.intent = intent[:64]
+        message.confidence = round(confidence, 4)

@@ -12,8 +12,16 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from parley import optout
 from parley.conversations import queue
-from parley.models import Account, AuditEvent, Conversation, Escalation
+from parley.models import (
+    Account,
+    AuditEvent,
+    Conversation,
+    Escalation,
+    NegotiationEvent,
+)
+from parley.money import format_cents
 
 REASONS: Final = (
     "dispute",
@@ -43,22 +51,40 @@ PRIORITY: Final[dict[str, int]] = {
 # These stop collection on the account at once until a supervisor resolves them.
 PAUSING_REASONS: Final = frozenset({"dispute", "bankruptcy", "attorney", "cease_communication"})
 
+# Checked in order: a fraud claim outranks the rest, proof of payment outranks the amount.
 _DISPUTE_KINDS: Final = (
-    ("fraud", re.compile(r"fraud|identity theft|stolen|scam|someone (?:else )?opened", re.I)),
     (
-        "not_mine",
+        "fraud",
         re.compile(
-            r"not (?:my|mine)|isn'?t (?:my|mine)|never (?:had|opened)|"
-            r"don'?t (?:recogni[sz]e|know)",
+            r"fraud|identity theft|\bstole|stolen|scam|someone (?:else )?(?:opened|used|took)|"
+            r"unauthori[sz]ed|not authori[sz]ed|never authori[sz]ed|did(?:n'?t| not) authori[sz]e|"
+            r"wasn'?t me|was not me",
             re.I,
         ),
     ),
-    ("already_paid", re.compile(r"already paid|paid (?:it|this|that)|paid off|settled", re.I)),
+    (
+        "already_paid",
+        re.compile(
+            r"already paid|paid (?:it|this|that|off|in full)|paid .{0,20}\b(?:off|in full)|"
+            r"settled|(?:was|been|is) paid|proof (?:that )?i paid|receipt",
+            re.I,
+        ),
+    ),
     (
         "wrong_amount",
         re.compile(
-            r"wrong amount|amount is wrong|too (?:much|high)|"
-            r"incorrect|overcharg",
+            r"wrong amount|amount is (?:wrong|incorrect|not right)|balance is (?:wrong|not right)|"
+            r"too (?:much|high)|incorrect|overcharg|more than i owe|less than (?:that|this)|"
+            r"\btwice\b|two times|duplicate|\bonly \$?\d",
+            re.I,
+        ),
+    ),
+    (
+        "not_mine",
+        re.compile(
+            r"not (?:my|mine)|isn'?t (?:my|mine)|never (?:had|opened|signed)|"
+            r"don'?t (?:recogni[sz]e|know)|do not (?:recogni[sz]e|owe)|don'?t owe|owe nothing|"
+            r"not me\b|wrong person",
             re.I,
         ),
     ),
@@ -147,3 +173,49 @@ def pause_collection(account: Account, reason: str | None = None) -> bool:
             AuditEvent(kind="collection.paused", account_id=account.id, data={"reason": reason})
         )
     return True
+
+
+def flag_wrong_number(session: Session, conversation: Conversation) -> list[str]:
+    """A wrong-number report (SPEC §10): opt the number out of SMS and flag the phone of every
+    account that lists it for review. Returns the flagged account refs. A web chat has no
+    number to opt out; the escalation itself is then the review flag."""
+    phone = conversation.phone
+    if not phone:
+        return []
+    optout.opt_out(session, phone, "wrong_number", conversation_id=conversation.id)
+    accounts = list(session.scalars(select(Account).where(Account.phone == phone)))
+    for account in accounts:
+        session.add(
+            AuditEvent(
+                kind="account.phone_flagged",
+                conversation_id=conversation.id,
+                account_id=account.id,
+                data={"reason": "wrong_number"},
+            )
+        )
+    return [account.account_ref for account in accounts]
+
+
+def negotiation_so_far(session: Session, conversation_id: str, limit: int = 4) -> str:
+    """The last few offers and decisions in plain words, for the escalation summary."""
+    events = list(
+        session.scalars(
+            select(NegotiationEvent)
+            .where(NegotiationEvent.conversation_id == conversation_id)
+            .order_by(NegotiationEvent.id.desc())
+            .limit(limit)
+        )
+    )
+    parts = []
+    for event in reversed(events):
+        terms = ", ".join(
+            f"{key.removesuffix('_cents')} {_term(key, value)}"
+            for key, value in sorted(event.terms.items())
+            if isinstance(value, (int, str)) and not isinstance(value, bool)
+        )
+        parts.append(f"{event.actor} {event.kind}" + (f" ({terms})" if terms else ""))
+    return "; ".join(parts)
+
+
+def _term(key: str, value: int | str) -> str:
+    return format_cents(value) if key.endswith("_cents") and isinstance(value, int) else str(value)

@@ -171,6 +171,8 @@ class Escalation(TimestampMixin, Base):
     """A conversation handed to the human queue (SPEC §10)."""
 
     __tablename__ = "escalations"
+    # The queue reads open escalations by status, ordered by priority then age.
+    __table_args__ = (Index("ix_escalations_queue", "status", "priority", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -181,6 +183,10 @@ class Escalation(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | claimed | resolved
     priority: Mapped[int] = mapped_column(Integer, default=0)
     resolved_at: Mapped[datetime | None]
+    # Console work (SPEC §10): who holds it, who resolved it and how.
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):
@@ -312,3 +318,48 @@ class OutboundMessage(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Console (SPEC §10) ----------------------------------------------------------------------
+
+
+class User(TimestampMixin, Base):
+    """A console user; the password is an argon2 hash, the role one of agent|supervisor|admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A server-side login session; the cookie carries a random token, the row its SHA-256 (so a
+    database read does not yield usable cookies) and the session's CSRF token."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship()
+
+
+class Note(Base):
+    """An internal note on a conversation: console only, never part of the debtor's transcript."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()

@@ -55,8 +55,25 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
     twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
     twilio_messaging_service_sid: str | None = Field(None, alias="TWILIO_MESSAGING_SERVICE_SID")
+    # Points the Twilio REST client at another host (the tests' local stand-in); unset in real use.
+    twilio_api_url: str | None = Field(None, alias="PARLEY_TWILIO_API_URL")
+    # SMS channel rules (SPEC §7): the opt-out statement every SMS carries, and how many segments
+    # one SMS may use before the replies of a turn are split into several.
+    sms_opt_out_text: str = Field("Reply STOP to opt out", alias="PARLEY_SMS_OPT_OUT_TEXT")
+    sms_max_segments: int = Field(3, ge=1, le=10, alias="PARLEY_SMS_MAX_SEGMENTS")
+    # How often the background job sends deferred messages; 0 disables it in this process.
+    jobs_interval_seconds: float = Field(30.0, ge=0, alias="PARLEY_JOBS_INTERVAL_SECONDS")
     stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+
+    @property
+    def twilio_rest_configured(self) -> bool:
+        """Outbound SMS go through Twilio only with credentials and a sender; else the outbox."""
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from_number or self.twilio_messaging_service_sid)
+        )
 
     @property
     def rasa_urls(self) -> list[str]:
@@ -89,6 +106,8 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must point at PostgreSQL in production")
+            if self.twilio_api_url and not self.twilio_api_url.startswith("https://"):
+                raise ValueError("PARLEY_TWILIO_API_URL must be an https:// URL in production")
         return self
 
 

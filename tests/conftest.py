@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.db import make_engine, make_session_factory
 from parley.migrations import upgrade_to_head
+from tests.support.stack import Stack, running_stack
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PARLEY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -81,3 +82,19 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """One real stack (Rasa, action server, API) per test session, shared by tests/e2e and
+    tests/browser, with the test accounts of tests/e2e/accounts.csv loaded."""
+    accounts = Path(__file__).parent / "e2e" / "accounts.csv"
+    with running_stack(extra_accounts=accounts) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def stack_db(stack: Stack) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(stack.database_url)
+    yield make_session_factory(engine)
+    engine.dispose()

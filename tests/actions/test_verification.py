@@ -143,6 +143,34 @@ def test_low_confidence_interruption_is_still_an_answer(db: sessionmaker[Session
     assert slot_events(events)["last_name"] == "Garcia"
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "slot", "value"),
+    [
+        ("Lockwood", "affirm", "last_name", "Lockwood"),
+        ("Settleford", "ask_settlement", "last_name", "Settleford"),
+    ],
+)
+def test_a_surname_the_classifier_mistakes_for_an_intent_is_still_an_answer(
+    db: sessionmaker[Session], text: str, intent: str, slot: str, value: str
+) -> None:
+    chat = FormChat(f"c-name-{text}")
+    events, _said = chat.say(text, intent=intent, confidence=0.55)
+    assert slot_events(events)[slot] == value
+
+
+def test_a_requested_fact_is_an_answer_whatever_the_intent(db: sessionmaker[Session]) -> None:
+    chat = FormChat("c-fact-dob")
+    chat.say("Garcia", intent="inform", confidence=0.9)
+    events, _said = chat.say("03/14/1985", intent="affirm", confidence=0.6)
+    assert slot_events(events)["date_of_birth"] == "1985-03-14"
+
+
+def test_a_confident_request_is_not_taken_for_a_surname(db: sessionmaker[Session]) -> None:
+    chat = FormChat("c-conf-balance")
+    events, said = chat.say("whats my balance", intent="ask_balance", confidence=0.85)
+    assert events == [] and said == []
+
+
 def test_activation_message_is_a_request_not_an_answer(db: sessionmaker[Session]) -> None:
     tracker = load_tracker("form_activation")
     events, messages = run_action(ValidateVerificationForm(), tracker)

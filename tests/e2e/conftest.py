@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from parley.db import make_engine, make_session_factory
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack
 
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    with running_stack(extra_accounts=Path(__file__).with_name("accounts.csv")) as started:
-        yield started
-
-
-@pytest.fixture(scope="session")
-def stack_db(stack: Stack) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(stack.database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
+# `stack` and `stack_db` live in tests/conftest.py: the browser tests share the same stack.
 
 
 @dataclass

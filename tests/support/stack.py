@@ -19,6 +19,14 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.twilio_standin import (
+    TEST_ACCOUNT_SID,
+    TEST_AUTH_TOKEN,
+    TEST_FROM_NUMBER,
+    TwilioStandIn,
+    twilio_standin,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "var" / "models" / "parley.tar.gz"
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -41,6 +49,8 @@ class Stack:
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_in_seconds: float = 0.0
+    # The local Twilio REST stand-in the API's outbound SMS go to (what it received).
+    twilio: TwilioStandIn | None = None
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -68,7 +78,10 @@ def running_stack(
     file, the action server and the API pinning each conversation to one shard."""
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
-    with tempfile.TemporaryDirectory(prefix="parley-stack-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="parley-stack-") as tmp,
+        twilio_standin() as twilio,
+    ):
         workdir = Path(tmp)
         api_port, actions_port = free_port(), free_port()
         rasa_ports = [free_port() for _ in range(rasa_shards)]
@@ -81,6 +94,13 @@ def running_stack(
             "PARLEY_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports),
             "PARLEY_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}",
             "PARLEY_PORT": str(api_port),
+            # Webhook signatures (Twilio, Stripe) are checked against this base URL.
+            "PARLEY_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+            # SMS: signed webhooks, and outbound messages to the local Twilio stand-in.
+            "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": TEST_FROM_NUMBER,
+            "PARLEY_TWILIO_API_URL": twilio.url,
             "RASA_TELEMETRY_ENABLED": "false",
             **(extra_env or {}),
         }
@@ -91,6 +111,7 @@ def running_stack(
             actions_url=env["PARLEY_ACTION_SERVER_URL"],
             database_url=database_url,
             env=env,
+            twilio=twilio,
         )
         (workdir / "endpoints.yml").write_text(
             (ROOT / "bot" / "endpoints.yml")

@@ -1,0 +1,86 @@
+"""Change detection behind the live updates (console and web chat).
+
+The action server writes from another process and the API may run as several replicas, so no
+in-memory pub/sub can see every change. Instead a live stream polls these cheap max-id queries
+(about once a second, on indexed columns) and pushes only when something moved. Every console-
+relevant change writes a `Message` or an `AuditEvent`, so two ids are a complete cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from parley.errors import NotFound
+from parley.models import AuditEvent, Conversation, Message
+
+# What the web chat receives live: replies the debtor did not get in an HTTP response.
+PUSHED_SENDERS = ("agent",)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    message_id: int
+    audit_id: int
+
+    def token(self) -> str:
+        return f"{self.message_id}-{self.audit_id}"
+
+
+def global_cursor(session: Session) -> Cursor:
+    """Moves whenever any message or audited change happens (the queue page listens to it)."""
+    message_id = session.scalar(select(func.max(Message.id))) or 0
+    audit_id = session.scalar(select(func.max(AuditEvent.id))) or 0
+    return Cursor(int(message_id), int(audit_id))
+
+
+def conversation_cursor(session: Session, conversation_id: str) -> Cursor:
+    """Moves whenever this conversation gets a message or an audited change."""
+    message_id = (
+        session.scalar(
+            select(func.max(Message.id)).where(Message.conversation_id == conversation_id)
+        )
+        or 0
+    )
+    audit_id = (
+        session.scalar(
+            select(func.max(AuditEvent.id)).where(AuditEvent.conversation_id == conversation_id)
+        )
+        or 0
+    )
+    return Cursor(int(message_id), int(audit_id))
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    """New agent messages for a web-chat session, and the conversation's status."""
+
+    messages: list[tuple[int, str]]
+    status: str
+    last_id: int
+
+
+def chat_updates(session: Session, conversation_id: str, after_id: int | None) -> ChatUpdate:
+    """Agent messages newer than `after_id`; with None, none (the stream starts from now)."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("conversation_not_found", "No such chat session.")
+    if after_id is None:
+        latest = session.scalar(
+            select(func.max(Message.id)).where(Message.conversation_id == conversation_id)
+        )
+        return ChatUpdate([], conversation.status, int(latest or 0))
+    rows = session.execute(
+        select(Message.id, Message.text)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id > after_id,
+            Message.sender.in_(PUSHED_SENDERS),
+        )
+        .order_by(Message.id)
+    ).all()
+    messages = [(int(row[0]), str(row[1])) for row in rows]
+    last_id = messages[-1][0] if messages else after_id
+    return ChatUpdate(messages, conversation.status, last_id)
