@@ -122,6 +122,18 @@ def debtor_zones(session: Session, phone: str, account_id: int | None = None) ->
     return quiet_hours.candidate_zones(None, names, phone)
 
 
+# Messages that pursue the debt stop while collection is paused (dispute, bankruptcy, attorney,
+# cease communication: SPEC §10); an agent's reply or a notice the debtor needs still goes out.
+COLLECTION_KINDS = frozenset({"reminder", "confirmation", "collection"})
+
+
+def _collection_paused(session: Session, account_id: int | None) -> bool:
+    if account_id is None:
+        return False
+    account = session.get(Account, account_id)
+    return account is not None and account.collection_paused
+
+
 def send_sms(
     session: Session,
     to: str,
@@ -165,10 +177,16 @@ def dispatch(
     transport: SmsTransport | None,
     now: datetime,
 ) -> None:
-    """Apply opt-out and quiet hours to `row` at `now`, then hand it to the transport."""
+    """Apply opt-out, the collection pause and quiet hours to `row` at `now`, then hand it to
+    the transport. Checked again by the job at send time, so a pause or an opt-out that comes
+    after scheduling still stops the message."""
     if optout.is_opted_out(session, row.to):
         row.status, row.error = "blocked", "opted_out"
         _audit(session, row, "sms.blocked", reason="opted_out")
+        return
+    if row.kind in COLLECTION_KINDS and _collection_paused(session, row.account_id):
+        row.status, row.error = "blocked", "collection_paused"
+        _audit(session, row, "sms.blocked", reason="collection_paused")
         return
     zones = debtor_zones(session, row.to, row.account_id)
     if not quiet_hours.is_allowed(now, zones):

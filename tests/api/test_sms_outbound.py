@@ -4,14 +4,14 @@ twilio library makes real HTTP requests, and the stand-in checks them the way Tw
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley import jobs, outbound, quiet_hours
-from parley.models import AuditEvent, OutboundMessage, PhoneOptOut
+from parley.models import Account, AuditEvent, OutboundMessage, PhoneOptOut
 from parley.settings import Settings
 from parley.zones import phone_timezones
 from tests.support.twilio_standin import (
@@ -136,3 +136,70 @@ def test_night_send_is_deferred_then_sent_by_the_job_through_twilio(
         kinds = session.scalars(select(AuditEvent.kind).order_by(AuditEvent.id)).all()
     assert stored.status == "sent"
     assert kinds == ["sms.deferred", "sms.sent"]
+
+
+def test_collection_messages_stop_while_collection_is_paused(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A dispute pauses collection: reminders and confirmations are refused, even ones already
+    scheduled; an agent's reply still reaches the debtor (SPEC §10)."""
+    local = Settings(TWILIO_AUTH_TOKEN="only-a-token")  # type: ignore[call-arg]
+    with session_factory.begin() as session:
+        account = Account(
+            account_ref="PAUSE-1",
+            first_name="P",
+            last_name="Ause",
+            last_name_key="ause",
+            dob_hash="x",
+            zip_hash="y",
+            creditor="C",
+            original_creditor="O",
+            account_last4="0000",
+            description="d",
+            principal_cents=1000,
+            interest_cents=0,
+            fees_cents=0,
+            payments_credits_cents=0,
+            itemization_date=date(2025, 1, 1),
+            phone=PHONE,
+            timezone="America/Los_Angeles",
+        )
+        session.add(account)
+        session.flush()
+        account_id = account.id
+        deferred = outbound.send_sms(
+            session,
+            PHONE,
+            "Your payment is due.",
+            "reminder",
+            account_id=account_id,
+            now=NIGHT,
+            settings=local,
+        )
+        assert deferred.status == "scheduled"
+        deferred_id = deferred.id
+        account.collection_paused = True
+        reminder = outbound.send_sms(
+            session,
+            PHONE,
+            "Your payment is due.",
+            "reminder",
+            account_id=account_id,
+            now=DAY,
+            settings=local,
+        )
+        assert (reminder.status, reminder.error) == ("blocked", "collection_paused")
+        agent = outbound.send_sms(
+            session,
+            PHONE,
+            "A specialist is reviewing your dispute.",
+            "agent",
+            account_id=account_id,
+            now=DAY,
+            settings=local,
+        )
+        assert agent.status == "outbox"
+    jobs.run_due(session_factory, local, now=DAY + timedelta(days=1))
+    with session_factory() as session:
+        row = session.get(OutboundMessage, deferred_id)
+        assert row is not None and (row.status, row.error) == ("blocked", "collection_paused")
