@@ -42,12 +42,17 @@ def require_allowed_origin(
     portals, curl) are not coming from a foreign page and are let through. Pages the API serves
     itself (the demo page, on whatever port it runs) are same-origin and always allowed.
     """
-    if origin is None:
-        return
-    origin = origin.rstrip("/")
     same_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    if origin != same_origin and origin not in state.settings.widget_origins:
+    if not origin_allowed(origin, same_origin, state.settings.widget_origins):
         raise ParleyError("origin_not_allowed", "This site may not use the chat.", status_code=403)
+
+
+def origin_allowed(origin: str | None, same_origin: str, allowed: list[str]) -> bool:
+    """The allowlist rule, shared by the HTTP endpoints and the WebSocket handshake."""
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    return origin == same_origin or origin in allowed
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

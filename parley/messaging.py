@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parley.bot_client import BotClient, OutMessage
 from parley.db import transaction
 from parley.errors import NotFound
-from parley.models import AuditEvent, Conversation, Message
+from parley.models import AuditEvent, Conversation, Message, utcnow
 from parley.redaction import redact
 
 # Sent to Rasa instead of the debtor's words when they typed a card number: the bot answers with
@@ -38,12 +38,28 @@ def start_conversation(
     channel: str,
     phone: str | None = None,
     account_id: int | None = None,
+    verified_by: str | None = None,
 ) -> TurnResult:
-    """Create a conversation and return the bot's greeting."""
+    """Create a conversation and return the bot's greeting.
+
+    `verified_by` (e.g. "portal_token") starts it verified for `account_id`: the bot's session
+    start reads that from the row, so the greeting offers help instead of asking for identity.
+    """
     with transaction(factory) as session:
         conversation = Conversation(channel=channel, phone=phone, account_id=account_id)
+        if verified_by is not None and account_id is not None:
+            conversation.verified_at = utcnow()
         session.add(conversation)
         session.flush()
+        if conversation.verified_at is not None:
+            session.add(
+                AuditEvent(
+                    kind="verification.succeeded",
+                    conversation_id=conversation.id,
+                    account_id=account_id,
+                    data={"method": verified_by},
+                )
+            )
         session.add(
             AuditEvent(
                 kind="conversation.started",

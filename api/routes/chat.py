@@ -7,8 +7,8 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field, field_validator
 
-from api.deps import AllowedOrigin, BotDep, SessionFactoryDep
-from parley import messaging
+from api.deps import AllowedOrigin, BotDep, SessionFactoryDep, SettingsDep
+from parley import messaging, portal_tokens
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
 
@@ -23,6 +23,14 @@ class Button(BaseModel):
 class ChatMessage(BaseModel):
     text: str
     buttons: list[Button] | None = None
+
+
+class TranscriptMessage(ChatMessage):
+    """Also who said it and the message id: the widget resumes its live stream after the last
+    id and tells debtor, bot and agent messages apart after a reload."""
+
+    id: int
+    sender: Literal["debtor", "bot", "agent"]
 
 
 class SessionCreate(BaseModel):
@@ -53,7 +61,7 @@ class TurnOut(BaseModel):
 
 
 class Transcript(BaseModel):
-    messages: list[ChatMessage]
+    messages: list[TranscriptMessage]
     status: Status
 
 
@@ -63,9 +71,28 @@ def _out(result: messaging.TurnResult) -> list[ChatMessage]:
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionCreated)
 def create_session(
-    factory: SessionFactoryDep, bot: BotDep, body: SessionCreate | None = None
+    factory: SessionFactoryDep,
+    bot: BotDep,
+    settings: SettingsDep,
+    body: SessionCreate | None = None,
 ) -> SessionCreated:
-    result = messaging.start_conversation(factory, bot, channel="web")
+    account_id = None
+    if body is not None and body.portal_token is not None:
+        # Checked before anything is created: a refused token leaves no conversation (401).
+        with factory() as session:
+            account_id = portal_tokens.account_for_token(
+                session,
+                body.portal_token,
+                settings.portal_secret,
+                audience=settings.portal_token_audience,
+            ).id
+    result = messaging.start_conversation(
+        factory,
+        bot,
+        channel="web",
+        account_id=account_id,
+        verified_by="portal_token" if account_id is not None else None,
+    )
     return SessionCreated(session_id=result.conversation_id, messages=_out(result))
 
 
@@ -81,6 +108,14 @@ def post_message(
 def get_transcript(session_id: str, factory: SessionFactoryDep) -> Transcript:
     rows, status_ = messaging.transcript(factory, session_id)
     return Transcript(
-        messages=[ChatMessage(text=m.text, buttons=m.buttons or None) for m in rows],
+        messages=[
+            TranscriptMessage(
+                text=m.text,
+                buttons=m.buttons or None,
+                id=m.id,
+                sender=m.sender,  # type: ignore[arg-type]
+            )
+            for m in rows
+        ],
         status=status_,  # type: ignore[arg-type]
     )
