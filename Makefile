@@ -20,7 +20,7 @@ BOT_INPUTS := $(shell find bot data -type f -name '*.yml' 2>/dev/null)
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 
-.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps
+.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps browser-js
 
 help:
 	@echo "make run     set everything up and start the stack (local mode)"
@@ -65,6 +65,7 @@ run: setup
 	@echo
 	@echo "  Parley is starting in local mode:"
 	@echo "    web chat demo  http://127.0.0.1:$${PARLEY_PORT:-8000}/demo"
+	@echo "    widget portal  http://127.0.0.1:$${PARLEY_PORT:-8000}/portal-demo  (the embeddable widget, signed in by a portal token)"
 	@echo "    chat API       http://127.0.0.1:$${PARLEY_PORT:-8000}/api/docs"
 	@echo "    health         http://127.0.0.1:$${PARLEY_PORT:-8000}/healthz"
 	@echo "    demo debtor    Maria Garcia, born 03/14/1985, ZIP 94107 (see README)"
@@ -91,7 +92,15 @@ test-bot: $(RASA_VENV)/.installed $(MODEL)
 browser-deps:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test-py: $(VENV)/.installed $(MODEL) browser-deps
+# axe-core for the widget's accessibility test, pinned by tests/browser/package-lock.json.
+BROWSER_JS := tests/browser/node_modules/.installed
+$(BROWSER_JS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	@touch $@
+
+browser-js: $(BROWSER_JS)
+
+test-py: $(VENV)/.installed $(MODEL) browser-deps $(BROWSER_JS)
 	$(VENV)/bin/pytest
 
 nlu-eval: $(RASA_VENV)/.installed $(MODEL)

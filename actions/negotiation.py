@@ -65,6 +65,8 @@ def _say(turn: plans.Turn, reply: Reply) -> None:
     elif turn.kind == "agreed" and turn.plan is not None:
         reply.say(plans.confirmation_text(turn.plan))
         reply.say(texts.AGREED_NEXT, buttons=[texts.HUMAN])
+        if turn.payment_link:
+            reply.say(turn.payment_link)
     elif turn.kind == "recall" and turn.plan is not None:
         summary = plans.summary_text(plans.plan_proposal(turn.plan), turn.balance_cents)
         reply.say(f"{texts.RECALL_INTRO}\n{summary}\n{texts.RECALL_NEXT}", buttons=[texts.HUMAN])

@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.routes import chat, console, console_api, demo, health, live, sms
+from api.routes import chat, chat_ws, console, console_api, demo, health, live, sms, widget
+from api.routes import payments as payments_routes
 from api.state import AppState
 from parley.bot_client import RasaRestClient
 from parley.db import make_engine, make_session_factory
@@ -82,4 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sms.router)
     app.include_router(console.router)
     app.include_router(console_api.router)
+    app.include_router(payments_routes.router)
+    app.include_router(chat_ws.router)
+    app.include_router(widget.router)
     return app

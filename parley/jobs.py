@@ -129,7 +129,11 @@ class JobRunner:
         try:
             if self._transport is None:
                 self._transport = make_transport(self._settings)
-            return run_due(self._factory, self._settings, transport=self._transport)
+            sent = run_due(self._factory, self._settings, transport=self._transport)
+            # Installments due today are charged by the same loop (parley.payment_jobs).
+            from parley import payment_jobs  # late: payment_jobs imports this module's peers
+
+            return sent + payment_jobs.run_due(self._factory, self._settings)
         except Exception:  # a bad run must not end the loop; the next one retries
             log.exception("background job run failed")
             return 0

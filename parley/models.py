@@ -102,15 +102,24 @@ class Account(TimestampMixin, Base):
     itemization_date: Mapped[date] = mapped_column(Date)
     policy: Mapped[str] = mapped_column(String(64), default="default")
     collection_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sum of this account's `ledger_entries` (payments Parley took, settlement remainders):
+    # kept apart from the imported `payments_credits_cents` so the CSV's figures stay as loaded.
+    posted_payments_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
     @property
-    def balance_cents(self) -> int:
+    def original_balance_cents(self) -> int:
+        """The balance as imported from the creditor's file."""
         return (
             self.principal_cents
             + self.interest_cents
             + self.fees_cents
             - self.payments_credits_cents
         )
+
+    @property
+    def balance_cents(self) -> int:
+        """Invariant (parley.ledger): original balance minus everything posted to the ledger."""
+        return self.original_balance_cents - (self.posted_payments_cents or 0)
 
 
 class Conversation(TimestampMixin, Base):
@@ -256,6 +265,11 @@ class PaymentPlan(TimestampMixin, Base):
     policy_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timezone: Mapped[str | None] = mapped_column(String(64))
     agreed_at: Mapped[datetime | None]
+    # Saved card for off-session installments (SPEC §8); ids only, never card data.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
+    payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[datetime | None]
+    broken_at: Mapped[datetime | None]
 
     installments: Mapped[list[Installment]] = relationship(
         back_populates="plan", order_by="Installment.sequence"
@@ -273,10 +287,14 @@ class Installment(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     due_date: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    # scheduled | paid | failed | cancelled
+    # scheduled | charging | paid | failed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     paid_at: Mapped[datetime | None]
+    # After a declined charge: the debtor-zone date of the next attempt (policy retry days).
+    retry_on: Mapped[date | None] = mapped_column(Date)
+    # When the charging job claimed it; a stale claim is retried with the same idempotency key.
+    charging_since: Mapped[datetime | None]
 
     plan: Mapped[PaymentPlan] = relationship(back_populates="installments")
 
@@ -363,3 +381,67 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+# --- Payments (SPEC §8) ----------------------------------------------------------------------
+
+
+class PaymentLink(TimestampMixin, Base):
+    """A checkout link for a plan: a Stripe Checkout Session, or the local demo checkout.
+
+    `token` is random: it names the local page and is its CSRF token; it is never a card datum.
+    """
+
+    __tablename__ = "payment_links"
+    __table_args__ = (UniqueConstraint("plan_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id"), index=True)
+    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    mode: Mapped[str] = mapped_column(String(8))  # stripe | local
+    save_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    url: Mapped[str] = mapped_column(Text)
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # open | completed | failed
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    completed_at: Mapped[datetime | None]
+
+
+class LedgerEntry(Base):
+    """One amount taken off an account's balance; `reference` is unique so nothing posts twice.
+
+    kind: payment (a Stripe PaymentIntent) | settlement (the remainder a paid settlement forgives)
+    """
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("payment_plans.id"), index=True)
+    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str] = mapped_column(String(255), unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InstallmentCharge(Base):
+    """One off-session charge attempt; its idempotency key makes a retried request a replay."""
+
+    __tablename__ = "installment_charges"
+    __table_args__ = (UniqueConstraint("installment_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installment_id: Mapped[int] = mapped_column(ForeignKey("installments.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    # pending | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

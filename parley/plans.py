@@ -102,6 +102,8 @@ class Turn:
     explanation: str = ""
     balance_cents: int = 0
     plan: PaymentPlan | None = None
+    # The message carrying the agreed plan's payment link (SPEC §8), said right after it.
+    payment_link: str | None = None
 
     @property
     def negotiating(self) -> bool:
@@ -431,8 +433,15 @@ def _agree(ctx: _Context, state: NegotiationState) -> Turn:
         plan_id=plan.id,
         note="confirmed the summary",
     )
-    request_payment_link(ctx.session, plan)
-    return Turn("agreed", pending, "agree", balance_cents=ctx.balance_cents, plan=plan)
+    link = request_payment_link(ctx.session, plan)
+    return Turn(
+        "agreed",
+        pending,
+        "agree",
+        balance_cents=ctx.balance_cents,
+        plan=plan,
+        payment_link=link,
+    )
 
 
 def _hardship(ctx: _Context, decision: Decision, said: str) -> Turn:
@@ -535,12 +544,16 @@ def store_plan(
     return plan
 
 
-def request_payment_link(session: Session, plan: PaymentPlan) -> None:
-    """Hook for SPEC §8: the payment link for an agreed plan.
+def request_payment_link(session: Session, plan: PaymentPlan) -> str | None:
+    """Create the agreed plan's payment link (SPEC §8) and return the message that carries it.
 
-    Payments (Stripe Checkout, saved card for installments) are built in a later issue; until
-    then this records that a link is owed, so that work can pick up every plan still waiting.
+    The link is said in the same turn as the written confirmation, on either channel (an SMS
+    turn's replies go out as its TwiML). If Stripe cannot be reached the plan still stands:
+    the failure is recorded and None returned, so the chat's "a link will follow" stays true
+    for a person to follow up from the console.
     """
+    from parley import payments  # late: payments imports escalations, outbound, ledger
+
     session.add(
         AuditEvent(
             kind="plan.payment_link_requested",
@@ -549,6 +562,20 @@ def request_payment_link(session: Session, plan: PaymentPlan) -> None:
             data={"plan_id": plan.id},
         )
     )
+    try:
+        with session.begin_nested():
+            link = payments.create_link(session, plan)
+    except Exception as exc:  # Stripe down or refusing: keep the agreement, record why
+        session.add(
+            AuditEvent(
+                kind="payment.link_failed",
+                conversation_id=plan.conversation_id,
+                account_id=plan.account_id,
+                data={"plan_id": plan.id, "error": type(exc).__name__},
+            )
+        )
+        return None
+    return payments.link_text(link, plan)
 
 
 def plan_proposal(plan: PaymentPlan) -> Proposal:

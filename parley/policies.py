@@ -69,6 +69,10 @@ class Policy(_Strict):
     first_payment_within_days: Days
     min_down_payment_percent: Percent = 0
     settlement: SettlementPolicy = SettlementPolicy()
+    # Declined off-session installment charges tolerated (each retried after
+    # `payment_retry_days`); one more failure breaks the plan (SPEC §8).
+    failed_payment_tolerance: Annotated[int, Field(ge=0, le=10, strict=True)] = 2
+    payment_retry_days: Annotated[int, Field(ge=1, le=30, strict=True)] = 3
 
     @field_validator("min_installment_cents", mode="before")
     @classmethod

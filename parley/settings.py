@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
+DEV_PORTAL_TOKEN_SECRET = "dev-insecure-portal-token-secret-change-me"  # noqa: S105 - local mode
 
 
 class Settings(BaseSettings):
@@ -63,8 +64,15 @@ class Settings(BaseSettings):
     sms_max_segments: int = Field(3, ge=1, le=10, alias="PARLEY_SMS_MAX_SEGMENTS")
     # How often the background job sends deferred messages; 0 disables it in this process.
     jobs_interval_seconds: float = Field(30.0, ge=0, alias="PARLEY_JOBS_INTERVAL_SECONDS")
+    # Portal sign-in for the web chat (SPEC §4, docs/widget.md): the HS256 secret portals sign
+    # tokens with, and the `aud` claim they must carry when set. Unset: portal tokens are refused
+    # (local mode falls back to a development secret so the demo portal page works).
+    portal_token_secret: str | None = Field(None, alias="PARLEY_PORTAL_TOKEN_SECRET")
+    portal_token_audience: str | None = Field(None, alias="PARLEY_PORTAL_TOKEN_AUDIENCE")
     stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+    # Points the stripe library at another host (the tests' Stripe stand-in); unset in real use.
+    stripe_api_base: str | None = Field(None, alias="PARLEY_STRIPE_API_BASE")
 
     @property
     def twilio_rest_configured(self) -> bool:
@@ -74,6 +82,13 @@ class Settings(BaseSettings):
             and self.twilio_auth_token
             and (self.twilio_from_number or self.twilio_messaging_service_sid)
         )
+
+    @property
+    def portal_secret(self) -> str | None:
+        """The secret portal tokens are checked with; only local mode has a fallback."""
+        if self.portal_token_secret or self.env == "production":
+            return self.portal_token_secret
+        return DEV_PORTAL_TOKEN_SECRET
 
     @property
     def rasa_urls(self) -> list[str]:
@@ -106,8 +121,12 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must point at PostgreSQL in production")
+            if self.portal_token_secret is not None and len(self.portal_token_secret) < 32:
+                raise ValueError("PARLEY_PORTAL_TOKEN_SECRET must be at least 32 characters")
             if self.twilio_api_url and not self.twilio_api_url.startswith("https://"):
                 raise ValueError("PARLEY_TWILIO_API_URL must be an https:// URL in production")
+            if self.stripe_api_base and not self.stripe_api_base.startswith("https://"):
+                raise ValueError("PARLEY_STRIPE_API_BASE must be an https:// URL in production")
         return self
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.db import make_engine, make_session_factory
 from parley.migrations import upgrade_to_head
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, free_port, running_stack
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PARLEY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -84,12 +84,29 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
+# Portal tokens in the shared stack (tests/browser/test_widget.py signs them with this secret).
+PORTAL_TOKEN_SECRET = "test-portal-token-secret-0123456789abcdef"  # noqa: S105 - test only
+PORTAL_TOKEN_AUDIENCE = "parley-widget-test"
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def widget_page_origin() -> str:
+    """An origin other than the API's, on the shared stack's widget allowlist: the browser
+    tests serve the embedding pages from it."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def stack(widget_page_origin: str) -> Iterator[Stack]:
     """One real stack (Rasa, action server, API) per test session, shared by tests/e2e and
     tests/browser, with the test accounts of tests/e2e/accounts.csv loaded."""
     accounts = Path(__file__).parent / "e2e" / "accounts.csv"
-    with running_stack(extra_accounts=accounts) as started:
+    extra_env = {
+        "PARLEY_WIDGET_ORIGINS": f"http://127.0.0.1:8000,http://localhost:8000,{widget_page_origin}",
+        "PARLEY_PORTAL_TOKEN_SECRET": PORTAL_TOKEN_SECRET,
+        "PARLEY_PORTAL_TOKEN_AUDIENCE": PORTAL_TOKEN_AUDIENCE,
+    }
+    with running_stack(extra_env=extra_env, extra_accounts=accounts) as started:
         yield started
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.stripe_standin import TEST_WEBHOOK_SECRET, StripeStandIn, stripe_standin
 from tests.support.twilio_standin import (
     TEST_ACCOUNT_SID,
     TEST_AUTH_TOKEN,
@@ -51,6 +52,9 @@ class Stack:
     started_in_seconds: float = 0.0
     # The local Twilio REST stand-in the API's outbound SMS go to (what it received).
     twilio: TwilioStandIn | None = None
+    # The local Stripe REST stand-in. The stack itself runs payments in local mode (no
+    # STRIPE_SECRET_KEY: links open the demo checkout); tests point the charging job at this.
+    stripe: StripeStandIn | None = None
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -81,6 +85,7 @@ def running_stack(
     with (
         tempfile.TemporaryDirectory(prefix="parley-stack-") as tmp,
         twilio_standin() as twilio,
+        stripe_standin() as stripe,
     ):
         workdir = Path(tmp)
         api_port, actions_port = free_port(), free_port()
@@ -101,6 +106,9 @@ def running_stack(
             "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
             "TWILIO_FROM_NUMBER": TEST_FROM_NUMBER,
             "PARLEY_TWILIO_API_URL": twilio.url,
+            # Payments: signed Stripe webhooks; the REST base is used only with a secret key.
+            "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+            "PARLEY_STRIPE_API_BASE": stripe.url,
             "RASA_TELEMETRY_ENABLED": "false",
             **(extra_env or {}),
         }
@@ -112,6 +120,7 @@ def running_stack(
             database_url=database_url,
             env=env,
             twilio=twilio,
+            stripe=stripe,
         )
         (workdir / "endpoints.yml").write_text(
             (ROOT / "bot" / "endpoints.yml")
