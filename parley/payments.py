@@ -92,6 +92,10 @@ def csrf_token(settings: Settings, link_token: str) -> str:
     ).hexdigest()
 
 
+class PaymentsNotConfigured(RuntimeError):
+    """Payment links were asked for where no real payment provider is configured."""
+
+
 def first_unpaid(plan: PaymentPlan) -> Installment | None:
     for installment in plan.installments:
         if installment.status not in ("paid", "cancelled"):
@@ -108,6 +112,9 @@ def create_link(
 ) -> PaymentLink:
     """A checkout link for the plan's first unpaid payment; one idempotency key per attempt."""
     settings = settings or get_settings()
+    if settings.env == "production" and not settings.stripe_secret_key:
+        # The local demo checkout posts payments nobody made: never in production.
+        raise PaymentsNotConfigured("STRIPE_SECRET_KEY is required for payment links in production")
     installment = first_unpaid(plan)
     if installment is None:
         raise ValueError(f"plan {plan.id} has nothing left to pay")

@@ -62,7 +62,8 @@ async def stripe_webhook(request: Request, state: StateDep) -> JSONResponse:
 
 
 def _local_link(state: StateDep, token: str) -> tuple[PaymentLink, PaymentPlan]:
-    if state.settings.stripe_secret_key:
+    if state.settings.stripe_secret_key or state.settings.env == "production":
+        # The demo checkout exists only in local mode: it records payments nobody made.
         raise ParleyError("not_found", "No such payment link.", status_code=404)
     with state.sessions() as session:
         link = session.scalars(select(PaymentLink).where(PaymentLink.token == token)).first()

@@ -181,6 +181,24 @@ def test_local_checkout_pages_do_not_exist_in_stripe_mode(
         assert client.get(f"/pay/{link.token}").status_code == 404
 
 
+def test_no_demo_checkout_in_production(
+    local_settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    """Without Stripe, production creates no link at all: the demo checkout would record
+    payments nobody made. A link made in local mode is not served by a production app."""
+    production = local_settings.model_copy(update={"env": "production"})
+    plan_id = make_plan(session_factory, (90000,), kind="full")
+    with pytest.raises(payments.PaymentsNotConfigured):
+        _link(session_factory, plan_id, production)
+    link = _link(session_factory, plan_id, local_settings)
+    with TestClient(create_app(production)) as client:
+        assert client.get(f"/pay/{link.token}").status_code == 404
+        response = client.post(f"/pay/{link.token}", data={"outcome": "pay", "csrf": "0" * 64})
+        assert response.status_code == 404
+    _plan, account, _statuses = _state(session_factory, plan_id)
+    assert account.posted_payments_cents == 0
+
+
 def test_paid_settlement_completes_and_settles_the_account(
     session_factory: sessionmaker[Session], local_settings: Settings
 ) -> None:
