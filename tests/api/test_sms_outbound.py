@@ -4,16 +4,17 @@ twilio library makes real HTTP requests, and the stand-in checks them the way Tw
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley import jobs, outbound, quiet_hours
-from parley.models import Account, AuditEvent, OutboundMessage, PhoneOptOut
+from parley.models import AuditEvent, OutboundMessage, PhoneOptOut
 from parley.settings import Settings
 from parley.zones import phone_timezones
+from tests.support.accounts import make_account
 from tests.support.twilio_standin import (
     TEST_ACCOUNT_SID,
     TEST_AUTH_TOKEN,
@@ -145,25 +146,7 @@ def test_collection_messages_stop_while_collection_is_paused(
     scheduled; an agent's reply still reaches the debtor (SPEC §10)."""
     local = Settings(TWILIO_AUTH_TOKEN="only-a-token")  # type: ignore[call-arg]
     with session_factory.begin() as session:
-        account = Account(
-            account_ref="PAUSE-1",
-            first_name="P",
-            last_name="Ause",
-            last_name_key="ause",
-            dob_hash="x",
-            zip_hash="y",
-            creditor="C",
-            original_creditor="O",
-            account_last4="0000",
-            description="d",
-            principal_cents=1000,
-            interest_cents=0,
-            fees_cents=0,
-            payments_credits_cents=0,
-            itemization_date=date(2025, 1, 1),
-            phone=PHONE,
-            timezone="America/Los_Angeles",
-        )
+        account = make_account(account_ref="PAUSE-1", phone=PHONE, timezone="America/Los_Angeles")
         session.add(account)
         session.flush()
         account_id = account.id

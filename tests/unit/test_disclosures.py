@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from parley.disclosures import balance_text, details_text, disclosure_text, itemization_text
 from parley.escalations import dispute_kind
-from parley.models import Account
-
-
-def account(**overrides: object) -> Account:
-    values: dict[str, object] = {
-        "creditor": "Northwind Bank",
-        "original_creditor": "Northwind Bank",
-        "account_last4": "4421",
-        "description": "Credit card balance.",
-        "principal_cents": 120000,
-        "interest_cents": 8450,
-        "fees_cents": 3500,
-        "payments_credits_cents": 10000,
-        "itemization_date": date(2024, 1, 15),
-    }
-    values.update(overrides)
-    return Account(**values)
+from tests.support.accounts import make_account
 
 
 def test_disclosure_wording() -> None:
@@ -33,10 +15,10 @@ def test_disclosure_wording() -> None:
 
 
 def test_balance_text_exact_cents() -> None:
-    assert balance_text(account()) == (
+    assert balance_text(make_account()) == (
         "Your balance is $1,219.50 for your Northwind Bank account ending 4421."
     )
-    sold = account(
+    sold = make_account(
         creditor="Acme Debt Buyers",
         principal_cents=1,
         interest_cents=0,
@@ -50,7 +32,7 @@ def test_balance_text_exact_cents() -> None:
 
 
 def test_itemization_adds_up() -> None:
-    assert itemization_text(account()).splitlines() == [
+    assert itemization_text(make_account()).splitlines() == [
         "Since January 15, 2024:",
         "Principal: $1,200.00",
         "Interest: $84.50",
@@ -61,7 +43,7 @@ def test_itemization_adds_up() -> None:
 
 
 def test_details_name_both_creditors() -> None:
-    text = details_text(account(creditor="Acme Debt Buyers"))
+    text = details_text(make_account(creditor="Acme Debt Buyers"))
     assert "Creditor: Acme Debt Buyers." in text
     assert "Original creditor: Northwind Bank." in text
     assert "Account ending 4421." in text
