@@ -18,11 +18,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
 import stripe
+
+from tests.support.loopback_server import loopback_server
 
 TEST_SECRET_KEY = "sk_test_parley_standin_0123456789abcdef"  # noqa: S105 - test only
 TEST_WEBHOOK_SECRET = "whsec_parley_test_0123456789abcdef0123"  # noqa: S105 - test only
@@ -251,15 +253,11 @@ def _handler(standin: StripeStandIn, lock: threading.Lock) -> type[BaseHTTPReque
 
 @contextmanager
 def stripe_standin(secret_key: str = TEST_SECRET_KEY) -> Iterator[StripeStandIn]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    standin = StripeStandIn(
-        url=f"http://127.0.0.1:{server.server_address[1]}", secret_key=secret_key
-    )
-    server.RequestHandlerClass = _handler(standin, threading.Lock())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield standin
-    finally:
-        server.shutdown()
-        server.server_close()
+    standins: list[StripeStandIn] = []
+
+    def make_handler(url: str) -> type[BaseHTTPRequestHandler]:
+        standins.append(StripeStandIn(url=url, secret_key=secret_key))
+        return _handler(standins[0], threading.Lock())
+
+    with loopback_server(make_handler):
+        yield standins[0]

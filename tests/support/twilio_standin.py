@@ -16,8 +16,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
+
+from tests.support.loopback_server import loopback_server
 
 TEST_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 TEST_AUTH_TOKEN = "test-twilio-auth-token-0123456789"  # noqa: S105 - test only
@@ -138,17 +140,11 @@ def _handler(standin: TwilioStandIn, lock: threading.Lock) -> type[BaseHTTPReque
 def twilio_standin(
     account_sid: str = TEST_ACCOUNT_SID, auth_token: str = TEST_AUTH_TOKEN
 ) -> Iterator[TwilioStandIn]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    standin = TwilioStandIn(
-        url=f"http://127.0.0.1:{server.server_address[1]}",
-        account_sid=account_sid,
-        auth_token=auth_token,
-    )
-    server.RequestHandlerClass = _handler(standin, threading.Lock())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield standin
-    finally:
-        server.shutdown()
-        server.server_close()
+    standins: list[TwilioStandIn] = []
+
+    def make_handler(url: str) -> type[BaseHTTPRequestHandler]:
+        standins.append(TwilioStandIn(url=url, account_sid=account_sid, auth_token=auth_token))
+        return _handler(standins[0], threading.Lock())
+
+    with loopback_server(make_handler):
+        yield standins[0]
