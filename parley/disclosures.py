@@ -29,11 +29,6 @@ def disclosure_text(company: str) -> str:
     )
 
 
-def needs_disclosure(conversation: Conversation) -> bool:
-    """Whether the disclosure must precede the next message about the debt in this conversation."""
-    return conversation.disclosed_at is None
-
-
 def record_disclosure(
     session: Session, conversation: Conversation, company: str | None = None
 ) -> bool:
