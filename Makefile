@@ -75,8 +75,8 @@ run: setup
 	$(VENV)/bin/honcho start -f Procfile
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check parley api actions tests bench scripts migrations
-	$(VENV)/bin/ruff format --check parley api actions tests bench scripts migrations
+	$(VENV)/bin/ruff check parley api actions devstack tests bench scripts migrations
+	$(VENV)/bin/ruff format --check parley api actions devstack tests bench scripts migrations
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy

@@ -15,17 +15,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import texts
-from actions.common import Reply, conversation_id, in_transaction
-from parley import conversations, disclosures
+from actions.common import Reply, Turn, in_transaction, runtime
+from parley.balance import disclosures, explain
+from parley.conversations import state
 from parley.models import Account, Conversation
-from parley.settings import get_settings
 
 VERIFICATION_FORM = "verification_form"
 
 
 def disclose_if_needed(session: Session, conversation: Conversation, reply: Reply) -> None:
     """Say and record the disclosure unless this conversation already had it."""
-    company = get_settings().company_name
+    company = runtime().settings.company_name
     if disclosures.record_disclosure(session, conversation, company):
         reply.say(disclosures.disclosure_text(company))
 
@@ -35,7 +35,7 @@ def add_balance(
 ) -> None:
     disclose_if_needed(session, conversation, reply)
     reply.say(
-        disclosures.balance_text(account),
+        explain.balance_text(account),
         buttons=texts.balance_buttons(account.collection_paused),
     )
 
@@ -44,27 +44,27 @@ def add_details(
     session: Session, conversation: Conversation, account: Account, reply: Reply
 ) -> None:
     disclose_if_needed(session, conversation, reply)
-    reply.say(disclosures.details_text(account))
-    reply.say(disclosures.itemization_text(account))
+    reply.say(explain.details_text(account))
+    reply.say(explain.itemization_text(account))
     buttons = [texts.DISPUTE, texts.HUMAN]
     if not account.collection_paused:
         buttons.insert(0, texts.PAYMENT_OPTIONS)
-    reply.say(disclosures.DISPUTE_RIGHT, buttons=buttons)
+    reply.say(explain.DISPUTE_RIGHT, buttons=buttons)
 
 
 def for_verified(
-    sender: str, answer: Callable[[Session, Conversation, Account, Reply], None]
+    turn: Turn, answer: Callable[[Session, Conversation, Account, Reply], None]
 ) -> Callable[[Session], Reply]:
     """Run `answer` if the conversation is verified; otherwise start verification (or say it is
     locked) without a word about why, so a rule gap can never leak the debt."""
 
     def work(session: Session) -> Reply:
         reply = Reply()
-        conversation = conversations.get_or_create(session, sender)
-        account = conversations.verified_account(session, conversation)
+        conversation = state.get_or_create(session, turn.conversation_id)
+        account = state.verified_account(session, conversation)
         if account is not None:
             answer(session, conversation, account, reply)
-        elif conversations.is_locked(conversation):
+        elif state.is_locked(conversation):
             reply.say(texts.VERIFY_LOCKED)
             reply.events.append(SlotSet("verification_locked", True))
         else:
@@ -85,8 +85,8 @@ class ActionTellBalance(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        work = for_verified(conversation_id(tracker), add_balance)
-        return (await in_transaction(work)).send(dispatcher)
+        turn = Turn.of(tracker)
+        return (await in_transaction(turn, for_verified(turn, add_balance))).send(dispatcher)
 
 
 class ActionTellDebtDetails(Action):
@@ -96,5 +96,5 @@ class ActionTellDebtDetails(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        work = for_verified(conversation_id(tracker), add_details)
-        return (await in_transaction(work)).send(dispatcher)
+        turn = Turn.of(tracker)
+        return (await in_transaction(turn, for_verified(turn, add_details))).send(dispatcher)

@@ -1,16 +1,17 @@
-"""What every action shares: database access, reading the tracker, and collecting replies.
+"""What every action shares: the action server's settings and database, reading the tracker, and
+collecting replies.
 
-Actions are thin: they read the tracker, run one transaction of `parley` code in a worker thread
-(so a slow database never blocks the action server's event loop), then send what it produced.
-No module here subclasses `Action`, because rasa_sdk instantiates every subclass it finds.
+Actions are thin: they read the tracker into a `Turn`, run one transaction of `parley` code in a
+worker thread (so a slow database never blocks the action server's event loop), then send what
+it produced. No module here subclasses `Action`, because rasa_sdk instantiates every subclass.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
@@ -18,9 +19,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley import conversations
-from parley.db import make_engine, make_session_factory, transaction
-from parley.settings import get_settings
+from parley.conversations import state
+from parley.core.db import make_engine, make_session_factory, transaction
+from parley.core.settings import Settings, get_settings
 
 T = TypeVar("T")
 
@@ -35,36 +36,57 @@ def button(title: str, payload: str) -> Button:
     return {"title": title, "payload": payload}
 
 
-_factories: dict[str, sessionmaker[Session]] = {}
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    sessions: sessionmaker[Session]
 
 
-def _session_factory(url: str) -> sessionmaker[Session]:
-    """One engine per database URL per process, created on first use (never at import)."""
-    factory = _factories.get(url)
-    if factory is None:
-        factory = _factories.setdefault(url, make_session_factory(make_engine(url)))
-    return factory
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """The action server's edge: its settings and database, read once on first use (rasa_sdk
+    has no start-up hook, and nothing is built at import time)."""
+    settings = get_settings()
+    return Runtime(settings, make_session_factory(make_engine(settings.database_url)))
 
 
-def reset_engines() -> None:
-    """Dispose every cached engine (tests that switch databases)."""
-    for factory in _factories.values():
-        bind = factory.kw.get("bind")
+def reset_runtime() -> None:
+    """Forget the settings and dispose the engine (tests that switch databases)."""
+    if runtime.cache_info().currsize:
+        bind = runtime().sessions.kw.get("bind")
         if bind is not None:
             bind.dispose()
-    _factories.clear()
+    runtime.cache_clear()
 
 
-async def in_transaction(work: Callable[[Session], T]) -> T:
-    """Run `work` in one transaction on a worker thread: commit on success, roll back on error."""
-    factory = _session_factory(get_settings().database_url)
-    turn = _turn.get()
+@dataclass(frozen=True)
+class Turn:
+    """The debtor turn an action answers: the conversation (the Rasa sender id), the NLU's
+    reading of the latest message, and its text (already redacted by the gateway)."""
+
+    conversation_id: str
+    intent: str | None
+    confidence: float
+    text: str
+
+    @classmethod
+    def of(cls, tracker: Tracker) -> Turn:
+        intent, confidence = latest_intent(tracker)
+        return cls(str(tracker.sender_id), intent, confidence, latest_text(tracker))
+
+
+async def in_transaction(turn: Turn, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction on a worker thread: commit on success, roll back on error.
+    The bot's reading of the debtor's message is stored on it in the same transaction."""
+    sessions = runtime().sessions
 
     def run() -> T:
-        with transaction(factory) as session:
+        with transaction(sessions) as session:
             result = work(session)
-            if turn is not None and turn[1]:
-                conversations.record_understanding(session, turn[0], turn[1], turn[2])
+            if turn.intent:
+                state.record_understanding(
+                    session, turn.conversation_id, turn.intent, turn.confidence
+                )
             return result
 
     return await asyncio.to_thread(run)
@@ -91,20 +113,6 @@ class Reply:
         for message in self.messages:
             dispatcher.utter_message(**message)
         return self.events
-
-
-# The turn an action is answering: (conversation id, intent, confidence). Set by
-# `conversation_id()`, which every action calls first, and read by `in_transaction()`, which
-# stores the bot's understanding on the debtor's message for the console in the same
-# transaction. A ContextVar is per asyncio task, so concurrent actions never mix their turns.
-_turn: ContextVar[tuple[str, str | None, float] | None] = ContextVar("parley_turn", default=None)
-
-
-def conversation_id(tracker: Tracker) -> str:
-    sender = str(tracker.sender_id)
-    intent, confidence = latest_intent(tracker)
-    _turn.set((sender, intent, confidence))
-    return sender
 
 
 def latest_intent(tracker: Tracker) -> tuple[str | None, float]:

@@ -1,7 +1,8 @@
 """`action_escalate`: hand the conversation to the human queue with an honest acknowledgement.
 
-The reason comes from the intent; disputes, bankruptcy, attorney representation and requests to
-stop contact pause collection on a known account at once (SPEC §10).
+The reason comes from the intent (`parley.escalations.reasons`); what the escalation does to the
+account (pausing collection, opting a number out, flagging a wrong number) is decided in
+`parley.escalations.rules`; this module only says it.
 """
 
 from __future__ import annotations
@@ -14,95 +15,29 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import texts
-from actions.common import Reply, conversation_id, in_transaction, latest_intent, latest_text
-from parley import conversations, optout
-from parley.escalations import (
-    PAUSING_REASONS,
-    dispute_kind,
-    flag_wrong_number,
-    has_open_escalation,
-    negotiation_so_far,
-    open_escalation,
-    pause_collection,
-)
-from parley.models import Conversation
-from parley.money import format_cents
-
-INTENT_REASONS = {
-    "request_human": "human_requested",
-    "dispute": "dispute",
-    "bankruptcy": "bankruptcy",
-    "attorney": "attorney",
-    "stop_contact": "cease_communication",
-    "hardship": "hardship",
-    "wrong_number": "wrong_number",
-}
-MAX_QUOTE = 400
+from actions.common import Reply, Turn, in_transaction
+from parley.conversations import state
+from parley.escalations.queue import has_open_escalation
+from parley.escalations.reasons import REASON_FOR_INTENT
+from parley.escalations.rules import escalate
+from parley.models import Conversation, ConversationStatus, EscalationReason
 
 
-def summary(
-    session: Session, conversation: Conversation, reason: str, sub_reason: str | None, said: str
-) -> str:
-    """One paragraph for the agent: why, what the debtor said (already redacted), who it is."""
-    label = f"{reason} ({sub_reason})" if sub_reason else reason
-    quote = said.strip()
-    if len(quote) > MAX_QUOTE:
-        quote = quote[:MAX_QUOTE] + "…"
-    parts = [f"Reason: {label}."]
-    if quote:
-        parts.append(f'The debtor said: "{quote}".')
-    account = conversations.verified_account(session, conversation)
-    if account is None:
-        parts.append("Identity not verified.")
-    else:
-        parts.append(
-            f"Identity verified for account {account.account_ref}; "
-            f"balance {format_cents(account.balance_cents)}."
-        )
-        if account.collection_paused:
-            parts.append("Collection is paused.")
-        negotiation = negotiation_so_far(session, conversation.id)
-        if negotiation:
-            parts.append(f"Negotiation so far: {negotiation}.")
-    if conversation.channel == "sms" and conversation.phone:
-        parts.append(f"Channel: SMS from {conversation.phone}.")
-    return " ".join(parts)
-
-
-def escalate(
+def escalate_and_say(
     session: Session,
     conversation: Conversation,
-    reason: str,
+    reason: EscalationReason,
     said: str,
     reply: Reply,
-    sub_reason: str | None = None,
 ) -> None:
-    """Open (or find) the escalation, pause collection where required, and acknowledge it."""
-    account = conversations.verified_account(session, conversation)
-    if reason == "dispute" and sub_reason is None:
-        sub_reason = dispute_kind(said)
-    if reason in PAUSING_REASONS and account is not None:
-        pause_collection(account, reason)
-    if reason == "wrong_number":
-        flag_wrong_number(session, conversation)
-    if reason == "cease_communication" and conversation.channel == "sms" and conversation.phone:
-        # "stop texting me" revokes consent to texts (FCC 2024 order) just like STOP does; the
-        # gateway sees the opt-out after this turn and sends the confirmation as the last SMS.
-        optout.opt_out(session, conversation.phone, "request", "stop_contact", conversation.id)
-    _escalation, created = open_escalation(
-        session,
-        conversation,
-        reason,
-        sub_reason,
-        summary(session, conversation, reason, sub_reason, said),
-    )
-    verified = account is not None
-    if created:
-        reply.say(texts.ESCALATION_ACK[reason][verified])
-    elif reason in ("human_requested", "bot_failure"):
+    """Open (or find) the escalation and acknowledge it in words fit for the debtor."""
+    done = escalate(session, conversation, reason, said)
+    if done.created:
+        reply.say(texts.ESCALATION_ACK[reason][done.verified])
+    elif reason in (EscalationReason.HUMAN_REQUESTED, EscalationReason.BOT_FAILURE):
         reply.say(texts.ALREADY_QUEUED)
     else:
-        reply.say(texts.ESCALATION_REPEAT[verified])
+        reply.say(texts.ESCALATION_REPEAT[done.verified])
 
 
 class ActionEscalate(Action):
@@ -112,22 +47,20 @@ class ActionEscalate(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        sender = conversation_id(tracker)
-        intent, _confidence = latest_intent(tracker)
-        reason = INTENT_REASONS.get(intent or "", "human_requested")
-        said = latest_text(tracker)
+        turn = Turn.of(tracker)
+        reason = REASON_FOR_INTENT.get(turn.intent or "", EscalationReason.HUMAN_REQUESTED)
 
         def work(session: Session) -> Reply:
             reply = Reply()
-            conversation = conversations.get_or_create(session, sender)
+            conversation = state.get_or_create(session, turn.conversation_id)
             if (
-                reason == "human_requested"
-                and conversation.status in ("queued", "human")
+                reason == EscalationReason.HUMAN_REQUESTED
+                and conversation.status in (ConversationStatus.QUEUED, ConversationStatus.HUMAN)
                 and has_open_escalation(session, conversation)
             ):
                 reply.say(texts.ALREADY_QUEUED)
                 return reply
-            escalate(session, conversation, reason, said, reply)
+            escalate_and_say(session, conversation, reason, turn.text, reply)
             return reply
 
-        return (await in_transaction(work)).send(dispatcher)
+        return (await in_transaction(turn, work)).send(dispatcher)

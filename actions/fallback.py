@@ -14,9 +14,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import texts
-from actions.common import Reply, conversation_id, in_transaction, latest_text, previous_turn_ran
-from actions.escalation import escalate
-from parley import conversations
+from actions.common import Reply, Turn, in_transaction, previous_turn_ran
+from actions.escalation import escalate_and_say
+from parley.conversations import state
+from parley.models import EscalationReason
 
 NAME = "action_clarify"
 
@@ -31,13 +32,12 @@ class ActionClarify(Action):
         if not previous_turn_ran(tracker, NAME):
             dispatcher.utter_message(text=texts.CLARIFY, buttons=[texts.HUMAN])
             return []
-        sender = conversation_id(tracker)
-        said = latest_text(tracker)
+        turn = Turn.of(tracker)
 
         def work(session: Session) -> Reply:
             reply = Reply()
-            conversation = conversations.get_or_create(session, sender)
-            escalate(session, conversation, "bot_failure", said, reply)
+            conversation = state.get_or_create(session, turn.conversation_id)
+            escalate_and_say(session, conversation, EscalationReason.BOT_FAILURE, turn.text, reply)
             return reply
 
-        return (await in_transaction(work)).send(dispatcher)
+        return (await in_transaction(turn, work)).send(dispatcher)

@@ -14,9 +14,8 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import conversation_id, in_transaction
-from parley import conversations
-from parley.settings import get_settings
+from actions.common import Turn, in_transaction, runtime
+from parley.conversations import state
 
 
 class ActionSessionStart(Action):
@@ -26,18 +25,18 @@ class ActionSessionStart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        sender = conversation_id(tracker)
+        turn = Turn.of(tracker)
 
         def load(session: Session) -> tuple[bool, str | None, bool]:
-            conversation = conversations.get_or_create(session, sender)
-            verified = conversations.is_verified(conversation)
+            conversation = state.get_or_create(session, turn.conversation_id)
+            verified = state.is_verified(conversation)
             account = str(conversation.account_id) if verified else None
-            return verified, account, conversations.is_locked(conversation)
+            return verified, account, state.is_locked(conversation)
 
-        verified, account_id, locked = await in_transaction(load)
+        verified, account_id, locked = await in_transaction(turn, load)
         return [
             SessionStarted(),
-            SlotSet("company_name", get_settings().company_name),
+            SlotSet("company_name", runtime().settings.company_name),
             SlotSet("verified", verified),
             SlotSet("account_id", account_id),
             SlotSet("verification_locked", locked),

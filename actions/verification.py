@@ -22,23 +22,20 @@ from actions.common import (
     FACT_SLOTS,
     INTENT_CONFIDENCE,
     Reply,
-    conversation_id,
+    Turn,
     in_transaction,
-    latest_intent,
     latest_text,
     pending_request,
+    runtime,
 )
-from actions.escalation import INTENT_REASONS, escalate, summary
-from actions.payments import add_payment_options
-from parley import conversations
-from parley.escalations import open_escalation
-from parley.settings import get_settings
-from parley.verification import (
-    VerificationResult,
-    check_identity,
-    extract_facts,
-    extract_last_name,
-)
+from actions.escalation import escalate_and_say
+from actions.negotiation import negotiate
+from parley.conversations import state as conversations
+from parley.escalations.reasons import REASON_FOR_INTENT
+from parley.escalations.rules import escalate
+from parley.models import EscalationReason
+from parley.verification.check import VerificationResult, check_identity
+from parley.verification.facts import extract_facts, extract_last_name
 
 # Only these intents are answers to the form's questions. Any other intent recognised with
 # confidence (a balance question, "agent", "stop") interrupts: no slot is filled, the form
@@ -89,15 +86,15 @@ class ValidateVerificationForm(FormValidationAction):
         ends the form."""
         if tracker.get_slot("verified") or tracker.get_slot("verification_locked"):
             return []
-        return list(get_settings().verification_factors)
+        return list(runtime().settings.verification_factors)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        sender = conversation_id(tracker)
+        turn = Turn.of(tracker)
 
         def load(session: Session) -> _State:
-            conversation = conversations.get_or_create(session, sender)
+            conversation = conversations.get_or_create(session, turn.conversation_id)
             verified = conversations.is_verified(conversation)
             return _State(
                 verified=verified,
@@ -105,7 +102,7 @@ class ValidateVerificationForm(FormValidationAction):
                 locked=conversations.is_locked(conversation),
             )
 
-        state = await in_transaction(load)
+        state = await in_transaction(turn, load)
         if state.verified:
             return [
                 SlotSet("verified", True),
@@ -121,9 +118,8 @@ class ValidateVerificationForm(FormValidationAction):
             ]
 
         requested = tracker.get_slot(REQUESTED_SLOT)
-        intent, confidence = latest_intent(tracker)
         if requested is not None and self._interrupts(
-            intent, confidence, latest_text(tracker), requested
+            turn.intent, turn.confidence, turn.text, requested
         ):
             return []
 
@@ -146,7 +142,7 @@ class ValidateVerificationForm(FormValidationAction):
         missing = _first_missing(required, values)
         if missing is not None:
             return events + [SlotSet(REQUESTED_SLOT, missing)]
-        return events + await self._check(dispatcher, sender, values, required)
+        return events + await self._check(dispatcher, turn, values, required)
 
     @classmethod
     def _interrupts(cls, intent: str | None, confidence: float, text: str, requested: str) -> bool:
@@ -154,7 +150,7 @@ class ValidateVerificationForm(FormValidationAction):
         if intent in ANSWER_INTENTS or confidence < INTENT_CONFIDENCE:
             return False
         if confidence < FACT_OVERRIDES_BELOW:
-            factors = list(get_settings().verification_factors)
+            factors = list(runtime().settings.verification_factors)
             return requested not in cls._extract(text, requested, factors)
         return True
 
@@ -174,16 +170,16 @@ class ValidateVerificationForm(FormValidationAction):
 
     @staticmethod
     async def _check(
-        dispatcher: CollectingDispatcher, sender: str, values: dict[str, Any], required: list[str]
+        dispatcher: CollectingDispatcher, turn: Turn, values: dict[str, Any], required: list[str]
     ) -> list[EventType]:
         """Check all facts at once; the reply never says which fact was wrong."""
-        settings = get_settings()
+        settings = runtime().settings
 
         def work(session: Session) -> VerificationResult:
-            conversations.get_or_create(session, sender)
+            conversations.get_or_create(session, turn.conversation_id)
             return check_identity(
                 session,
-                conversation_id=sender,
+                conversation_id=turn.conversation_id,
                 last_name=values.get("last_name"),
                 dob=values.get("date_of_birth"),
                 zip_or_ssn4=values.get("zip_or_ssn4"),
@@ -193,7 +189,7 @@ class ValidateVerificationForm(FormValidationAction):
                 factors=required,
             )
 
-        result = await in_transaction(work)
+        result = await in_transaction(turn, work)
         if result.status == "verified":
             return [
                 SlotSet("verified", True),
@@ -226,15 +222,14 @@ class ActionVerificationComplete(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        sender = conversation_id(tracker)
+        turn = Turn.of(tracker)
         pending = pending_request(tracker, PENDING_INTENTS, self.name()) or {}
         pending_intent = ((pending.get("parse_data") or {}).get("intent") or {}).get("name")
         pending_text = str(pending.get("text") or "")
-        said = latest_text(tracker)
 
         def work(session: Session) -> Reply:
             reply = Reply()
-            conversation = conversations.get_or_create(session, sender)
+            conversation = conversations.get_or_create(session, turn.conversation_id)
             account = conversations.verified_account(session, conversation)
             if account is not None:
                 reply.events += [
@@ -250,24 +245,18 @@ class ActionVerificationComplete(Action):
                     add_details(session, conversation, account, reply)
                 elif pending_intent in PAYMENT_INTENTS:
                     # The negotiation starts from the request made before verification.
-                    add_payment_options(
-                        session, conversation, account, reply, pending_text, pending_intent
+                    negotiate(
+                        session, conversation, account, reply, pending_intent, pending_text, False
                     )
                 elif pending_intent in ESCALATING_INTENTS:
-                    reason = INTENT_REASONS[pending_intent]
-                    escalate(session, conversation, reason, pending_text, reply)
+                    reason = REASON_FOR_INTENT[pending_intent]
+                    escalate_and_say(session, conversation, reason, pending_text, reply)
                 else:
                     reply.respond("utter_how_can_i_help")
             elif conversations.is_locked(conversation):
                 reply.events.append(SlotSet("verification_locked", True))
-                open_escalation(
-                    session,
-                    conversation,
-                    "verification_locked",
-                    None,
-                    summary(session, conversation, "verification_locked", None, said),
-                )
+                escalate(session, conversation, EscalationReason.VERIFICATION_LOCKED, turn.text)
                 reply.say(texts.VERIFY_LOCKED)
             return reply
 
-        return (await in_transaction(work)).send(dispatcher)
+        return (await in_transaction(turn, work)).send(dispatcher)

@@ -8,16 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from api.console_auth import current_login
+from api.deps import get_state
 from api.routes import chat, chat_ws, console, console_api, demo, health, live, sms, widget
 from api.routes import payments as payments_routes
 from api.state import AppState
-from parley.bot_client import RasaRestClient
-from parley.db import make_engine, make_session_factory
-from parley.errors import ParleyError
-from parley.jobs import JobRunner
-from parley.settings import Settings, get_settings
+from parley.conversations.bot_client import RasaRestClient
+from parley.core.db import make_engine, make_session_factory
+from parley.core.errors import ParleyError
+from parley.core.settings import Settings, get_settings
+from parley.jobs.runner import JobRunner
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,7 +56,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     @app.exception_handler(ParleyError)
-    async def _parley_error(_request: Request, exc: ParleyError) -> JSONResponse:
+    async def _parley_error(request: Request, exc: ParleyError) -> Response:
+        """The one handler for every expected failure: the console's pages get the console's
+        error page, everything else a JSON error with the code and message."""
+        if (
+            request.url.path.startswith("/console")
+            and request.method != "GET"
+            or (request.url.path.startswith("/console/conversations"))
+        ):
+            login = await current_login(request, get_state(request))
+            return console.error_page(request, login, exc)
         return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status_code
         )

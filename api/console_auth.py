@@ -21,18 +21,13 @@ from fastapi import Depends, Request, Response
 
 from api.deps import StateDep
 from api.state import AppState
-from parley import users
-from parley.console import Forbidden
-from parley.errors import ParleyError
-from parley.users import LoginSession
+from parley.console import users
+from parley.console.users import LoginSession
+from parley.core.errors import Forbidden, NotAuthenticated
 
 COOKIE = "parley_console"
 LOGIN_CSRF_COOKIE = "parley_login_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class NotLoggedIn(ParleyError):
-    status_code = 401
 
 
 def secure_cookies(state: AppState) -> bool:
@@ -73,7 +68,7 @@ async def require_login(request: Request, state: StateDep) -> LoginSession:
         if login is None or not users.csrf_matches(login.csrf_token, given):
             raise Forbidden("csrf_failed", "The request could not be verified. Reload the page.")
     if login is None:
-        raise NotLoggedIn("not_logged_in", "Please log in.")
+        raise NotAuthenticated("not_logged_in", "Please log in.")
     return login
 
 
@@ -91,11 +86,11 @@ async def require_api_reader(request: Request, state: StateDep) -> LoginSession:
     if header.lower().startswith("bearer "):
         login = await asyncio.to_thread(_bearer_user, state, header[7:].strip())
         if login is None:
-            raise NotLoggedIn("invalid_token", "Invalid or expired token.")
+            raise NotAuthenticated("invalid_token", "Invalid or expired token.")
         return login
     login = await current_login(request, state)
     if login is None:
-        raise NotLoggedIn("not_logged_in", "Log in to the console or send an admin token.")
+        raise NotAuthenticated("not_logged_in", "Log in to the console or send an admin token.")
     return login
 
 

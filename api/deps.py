@@ -1,16 +1,24 @@
-"""Typed dependencies shared by the routers."""
+"""Typed dependencies shared by the routers.
+
+`SessionDep` is the request's unit of work: one session, committed when the endpoint returns
+and rolled back when it raises, in this one place. It is function-scoped, so the commit happens
+before the response is sent: a failed commit answers 500 (Stripe and Twilio retry), never a 200
+for something that was not stored. The few turn flows that must commit before calling the bot
+take `SessionFactoryDep` instead (see `parley.conversations.turns`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.state import AppState
-from parley.bot_client import RasaRestClient
-from parley.errors import ParleyError
-from parley.settings import Settings
+from parley.conversations.bot_client import RasaRestClient
+from parley.core.errors import Forbidden
+from parley.core.settings import Settings
 
 
 def get_state(request: Request) -> AppState:
@@ -29,6 +37,16 @@ def get_session_factory(state: StateDep) -> sessionmaker[Session]:
     return state.sessions
 
 
+def get_session(state: StateDep) -> Iterator[Session]:
+    with state.sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
 def get_bot(state: StateDep) -> RasaRestClient:
     return state.bot
 
@@ -44,7 +62,7 @@ def require_allowed_origin(
     """
     same_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
     if not origin_allowed(origin, same_origin, state.settings.widget_origins):
-        raise ParleyError("origin_not_allowed", "This site may not use the chat.", status_code=403)
+        raise Forbidden("origin_not_allowed", "This site may not use the chat.")
 
 
 def origin_allowed(origin: str | None, same_origin: str, allowed: list[str]) -> bool:
@@ -56,6 +74,7 @@ def origin_allowed(origin: str | None, same_origin: str, allowed: list[str]) -> 
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 BotDep = Annotated[RasaRestClient, Depends(get_bot)]
 AllowedOrigin = Depends(require_allowed_origin)

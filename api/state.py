@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.bot_client import RasaRestClient
-from parley.settings import Settings
+from parley.conversations.bot_client import RasaRestClient
+from parley.core.settings import Settings
 
 
 @dataclass

@@ -12,7 +12,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,10 +19,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.support.stack import RASA_BIN, running_stack  # noqa: E402
+from devstack.stack import RASA_BIN, ROOT, running_stack
 
 SCRIPT = ["Garcia", "03/14/1985", "94107", "what's my balance", "why do i owe this", "thanks"]
 

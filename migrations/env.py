@@ -11,9 +11,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from parley.db import make_engine
+from parley.core.db import make_engine
+from parley.core.settings import get_settings
 from parley.models import Base
-from parley.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from parley.accounts import ImportReport, import_accounts
-from parley.db import make_engine, make_session_factory, transaction
-from parley.migrations import upgrade_to_head
-from parley.money import format_cents
-from parley.policies import Policy, PolicyError, load_policies
-from parley.settings import ROOT, get_settings
+from parley.accounts.importer import ImportReport, import_accounts
+from parley.core.db import make_engine, make_session_factory, transaction
+from parley.core.migrations import upgrade_to_head
+from parley.core.money import format_cents
+from parley.core.settings import ROOT, get_settings
+from parley.negotiation.policies import Policy, PolicyError, load_policies
 
 DEMO_ACCOUNTS = ROOT / "config" / "demo-accounts.csv"
 
@@ -94,8 +94,8 @@ def _demo_users() -> None:
     """Console logins for local mode (README); never created in production."""
     from sqlalchemy import select
 
+    from parley.console.users import create_user
     from parley.models import User
-    from parley.users import create_user
 
     settings = get_settings()
     if settings.env == "production":
@@ -140,7 +140,7 @@ def users_create(
 ) -> None:
     """Create a console user; the password is prompted (or read from stdin) and stored as an
     argon2 hash."""
-    from parley.users import UserError, create_user
+    from parley.console.users import UserError, create_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -162,6 +162,6 @@ def users_create(
 def users_token(name: Annotated[str, typer.Argument(help="An admin's login name.")]) -> None:
     """Print the bearer token an admin uses for the read-only console API (it changes when
     PARLEY_SECRET_KEY does)."""
-    from parley.users import api_token_for
+    from parley.console.users import api_token_for
 
     typer.echo(api_token_for(get_settings().secret_key, name.strip().lower()))

@@ -1,31 +1,43 @@
-"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+"""Shared fixtures. Every database test runs on SQLite and on PostgreSQL.
 
-`db_url` is an empty database (a temp SQLite file, or a fresh schema in a per-session PostgreSQL
-database); `engine` and `session_factory` are the same database migrated to head. PostgreSQL must be
-reachable (PARLEY_TEST_POSTGRES_URL, default the local `test` database): the tests fail otherwise.
+The schema is migrated once per backend per test session (`migrated`); then
+
+- `session_factory` / `session` run a test inside one transaction on the shared database that
+  is rolled back at the end (the code under test may commit: its commits are savepoints);
+- `db_url` / `committed_factory` give a test a fresh migrated database of its own, committed for
+  real, for what cannot share one transaction: an app or a CLI with its own engine, threads,
+  two workers racing (SQLite copies a migrated file; PostgreSQL copies a template database);
+- `empty_db_url` is a database with no schema at all, for the migrations themselves.
+
+PostgreSQL must be reachable (PARLEY_TEST_POSTGRES_URL, default the local `test` database): the
+tests fail otherwise, they are never skipped.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.db import make_engine, make_session_factory
-from parley.migrations import upgrade_to_head
-from tests.support.stack import Stack, free_port, running_stack
+from devstack.stack import Stack, free_port, running_stack
+from parley.core.db import make_engine, make_session_factory
+from parley.core.migrations import upgrade_to_head
+from tests.support.portal import PORTAL_TOKEN_AUDIENCE, PORTAL_TOKEN_SECRET
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PARLEY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
@@ -35,43 +47,105 @@ def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A throwaway database for this test session, dropped at the end; yields its URL."""
-    name = f"parley_test_{uuid.uuid4().hex[:12]}"
+def _pg_url(name: str) -> str:
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_create(name: str, template: str | None = None) -> str:
     with _admin_connect() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(statement)
+    return _pg_url(name)
+
+
+def _pg_drop(name: str) -> None:
+    with _admin_connect() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """One backend's migrated schema: a template to copy, and a shared database to roll back on."""
+
+    backend: str
+    template: str  # SQLite file path, or PostgreSQL database name
+    engine: Engine
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Migrated]:
+    backend: str = request.param
+    if backend == "sqlite":
+        folder = tmp_path_factory.mktemp("sqlite")
+        template = folder / "template.db"
+        upgrade_to_head(f"sqlite:///{template}")
+        shutil.copy(template, folder / "shared.db")
+        engine = make_engine(f"sqlite:///{folder / 'shared.db'}")
+        yield Migrated(backend, str(template), engine)
+        engine.dispose()
+        return
+    suffix = uuid.uuid4().hex[:10]
+    template_name, shared_name = f"parley_tmpl_{suffix}", f"parley_shared_{suffix}"
+    upgrade_to_head(_pg_create(template_name))
+    engine = make_engine(_pg_create(shared_name, template=template_name))
     try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield Migrated(backend, template_name, engine)
     finally:
-        with _admin_connect() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        engine.dispose()
+        _pg_drop(shared_name)
+        _pg_drop(template_name)
 
 
-def _postgres_schema_url(database_url: str) -> str:
-    """A fresh schema in the session database, selected through the connection's search_path."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+@pytest.fixture
+def connection(migrated: Migrated) -> Iterator[Connection]:
+    """One connection in an outer transaction that is rolled back after the test."""
+    conn = migrated.engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """URL of an empty database, on each backend in turn."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'parley.db'}"
-    database_url: str = request.getfixturevalue("postgres_database")
-    return _postgres_schema_url(database_url)
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions inside the test's rolled-back transaction: their commits are savepoints."""
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as opened:
+        yield opened
+
+
+@pytest.fixture
+def db_url(migrated: Migrated, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database of the test's own, committed for real."""
+    if migrated.backend == "sqlite":
+        path = tmp_path / "parley.db"
+        shutil.copy(migrated.template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"parley_t_{uuid.uuid4().hex[:12]}"
+    url = _pg_create(name, template=migrated.template)
+    try:
+        yield url
+    finally:
+        _pg_drop(name)
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    """An engine on `db_url` after the Alembic migrations ran (not `create_all`)."""
-    upgrade_to_head(db_url)
     engine = make_engine(db_url)
     try:
         yield engine
@@ -80,13 +154,23 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session_factory(engine: Engine) -> sessionmaker[Session]:
+def committed_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on the test's own database (`db_url`); commits are real."""
     return make_session_factory(engine)
 
 
-# Portal tokens in the shared stack (tests/browser/test_widget.py signs them with this secret).
-PORTAL_TOKEN_SECRET = "test-portal-token-secret-0123456789abcdef"  # noqa: S105 - test only
-PORTAL_TOKEN_AUDIENCE = "parley-widget-test"
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema, on each backend in turn."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"parley_e_{uuid.uuid4().hex[:12]}"
+    url = _pg_create(name)
+    try:
+        yield url
+    finally:
+        _pg_drop(name)
 
 
 @pytest.fixture(scope="session")

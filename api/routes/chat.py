@@ -7,8 +7,10 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field, field_validator
 
-from api.deps import AllowedOrigin, BotDep, SessionFactoryDep, SettingsDep
-from parley import messaging, portal_tokens
+from api.deps import AllowedOrigin, BotDep, SessionDep, SessionFactoryDep, SettingsDep
+from parley.conversations import turns
+from parley.models import Channel
+from parley.verification import portal_tokens
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
 
@@ -65,7 +67,7 @@ class Transcript(BaseModel):
     status: Status
 
 
-def _out(result: messaging.TurnResult) -> list[ChatMessage]:
+def _out(result: turns.TurnResult) -> list[ChatMessage]:
     return [ChatMessage.model_validate(m.as_dict()) for m in result.messages]
 
 
@@ -86,10 +88,10 @@ def create_session(
                 settings.portal_secret,
                 audience=settings.portal_token_audience,
             ).id
-    result = messaging.start_conversation(
+    result = turns.start_conversation(
         factory,
         bot,
-        channel="web",
+        channel=Channel.WEB,
         account_id=account_id,
         verified_by="portal_token" if account_id is not None else None,
     )
@@ -100,22 +102,22 @@ def create_session(
 def post_message(
     session_id: str, body: MessageIn, factory: SessionFactoryDep, bot: BotDep
 ) -> TurnOut:
-    result = messaging.handle_inbound(factory, bot, session_id, body.text)
-    return TurnOut(messages=_out(result), status=result.status)  # type: ignore[arg-type]
+    result = turns.handle_inbound(factory, bot, session_id, body.text)
+    return TurnOut(messages=_out(result), status=str(result.status))
 
 
 @router.get("/sessions/{session_id}/messages", response_model=Transcript)
-def get_transcript(session_id: str, factory: SessionFactoryDep) -> Transcript:
-    rows, status_ = messaging.transcript(factory, session_id)
+def get_transcript(session_id: str, session: SessionDep) -> Transcript:
+    rows, status_ = turns.transcript(session, session_id)
     return Transcript(
         messages=[
             TranscriptMessage(
                 text=m.text,
                 buttons=m.buttons or None,
                 id=m.id,
-                sender=m.sender,  # type: ignore[arg-type]
+                sender=str(m.sender),  # type: ignore[arg-type]
             )
             for m in rows
         ],
-        status=status_,  # type: ignore[arg-type]
+        status=str(status_),
     )

@@ -23,18 +23,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from api.deps import origin_allowed
 from api.state import AppState
-from parley import live
-from parley.errors import NotFound
+from parley.conversations import live
+from parley.core.errors import NotFound
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 POLL_SECONDS = 1.0
+MAX_SECONDS = 3600.0  # a reconnect resumes after the last message id
 CLOSE_ORIGIN_REFUSED = 4403
 CLOSE_UNKNOWN_SESSION = 4404
-
-
-def _updates(state: AppState, session_id: str, after: int | None) -> live.ChatUpdate:
-    with state.sessions() as session:
-        return live.chat_updates(session, session_id, after)
 
 
 @router.websocket("/sessions/{session_id}/ws")
@@ -49,31 +45,45 @@ async def chat_socket(websocket: WebSocket, session_id: str, after: int | None =
         await websocket.close(CLOSE_ORIGIN_REFUSED, "origin not allowed")
         return
     try:
-        update = await asyncio.to_thread(_updates, state, session_id, after)
+        update = await asyncio.to_thread(live.read_chat_updates, state.sessions, session_id, after)
     except NotFound:
         await websocket.close(CLOSE_UNKNOWN_SESSION, "no such chat session")
         return
     # The widget sends nothing; reading is only how a closed socket is noticed promptly.
     reader = asyncio.create_task(_drain(websocket))
+    cursor = {"last": update.last_id}
+
+    def read() -> live.ChatUpdate:
+        return live.read_chat_updates(state.sessions, session_id, cursor["last"])
+
+    async def gone() -> bool:
+        return reader.done()
+
     try:
         status = update.status
         await websocket.send_json({"type": "status", "status": status})
-        while not reader.done():
-            for message_id, text in update.messages:
-                await websocket.send_json(
-                    {"type": "message", "id": message_id, "text": text, "sender": "agent"}
-                )
+        await _send_messages(websocket, update)
+        async for update in live.poll(
+            read, interval=POLL_SECONDS, lifetime=MAX_SECONDS, stopped=gone
+        ):
+            cursor["last"] = update.last_id
+            await _send_messages(websocket, update)
             if update.status != status:
                 status = update.status
                 await websocket.send_json({"type": "status", "status": status})
-            await asyncio.wait({reader}, timeout=POLL_SECONDS)
-            update = await asyncio.to_thread(_updates, state, session_id, update.last_id)
     except (WebSocketDisconnect, RuntimeError, NotFound):
         pass  # the browser went away (or the row did): nothing to clean up but the reader
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+
+
+async def _send_messages(websocket: WebSocket, update: live.ChatUpdate) -> None:
+    for message_id, text in update.messages:
+        await websocket.send_json(
+            {"type": "message", "id": message_id, "text": text, "sender": "agent"}
+        )
 
 
 async def _drain(websocket: WebSocket) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,14 +24,13 @@ from api.console_auth import (
     secure_cookies,
     set_session_cookie,
 )
-from api.deps import StateDep
+from api.deps import SessionDep, SettingsDep, StateDep
 from api.state import AppState
-from parley import console, live, users
-from parley.console import Forbidden
-from parley.db import transaction
-from parley.errors import ParleyError
-from parley.money import format_cents
-from parley.users import LoginSession
+from parley.console import users, views, work
+from parley.console.users import LoginSession
+from parley.conversations import live
+from parley.core.errors import Forbidden, ParleyError
+from parley.core.money import format_cents
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 HERE = Path(__file__).resolve().parent.parent
@@ -58,26 +57,11 @@ def _page(
     )
 
 
-def _error(request: Request, login: LoginSession | None, exc: ParleyError) -> HTMLResponse:
+def error_page(request: Request, login: LoginSession | None, exc: ParleyError) -> HTMLResponse:
+    """A refused console action as a page (the app's error handler uses it for /console)."""
     return _page(
         request, "console/error.html", login, status_code=exc.status_code, error=exc.message
     )
-
-
-def _act(
-    request: Request,
-    state: AppState,
-    login: LoginSession,
-    work: Callable[[Session], object],
-    redirect: str,
-) -> Response:
-    """Run one console action in a transaction; 303 back to the page, or the error page."""
-    try:
-        with transaction(state.sessions) as session:
-            work(session)
-    except ParleyError as exc:
-        return _error(request, login, exc)
-    return RedirectResponse(redirect, status_code=303)
 
 
 @router.get("/static/{name}")
@@ -127,6 +111,7 @@ def _login_form(
 def login_submit(
     request: Request,
     state: StateDep,
+    session: SessionDep,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf_token: Annotated[str, Form(max_length=128)] = "",
@@ -135,14 +120,13 @@ def login_submit(
     failure never says whether the name or the password was wrong."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not expected or not users.csrf_matches(expected, csrf_token):
-        return _error(
+        return error_page(
             request,
             None,
             Forbidden("csrf_failed", "The login form expired. Reload the page and try again."),
         )
-    with transaction(state.sessions) as session:
-        user = users.authenticate(session, username, password)
-        token = users.start_session(session, user) if user is not None else None
+    user = users.authenticate(session, username, password)
+    token = users.start_session(session, user) if user is not None else None
     if token is None:
         return _login_form(request, state, error=BAD_LOGIN, status_code=401)
     response = RedirectResponse("/console/queue", status_code=303)
@@ -152,58 +136,45 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(request: Request, state: StateDep, login: LoginDep) -> Response:
-    with transaction(state.sessions) as session:
-        users.end_session(session, request.cookies.get(COOKIE))
+def logout(request: Request, session: SessionDep, login: LoginDep) -> Response:
+    users.end_session(session, request.cookies.get(COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
 
 
-def _queue_context(state: AppState) -> dict[str, Any]:
-    with state.sessions() as session:
-        return {"items": console.queue(session)}
-
-
 @router.get("/queue", response_class=HTMLResponse)
-def queue_page(request: Request, state: StateDep, login: OptionalLoginDep) -> Response:
+def queue_page(request: Request, session: SessionDep, login: OptionalLoginDep) -> Response:
     if login is None:
         return RedirectResponse("/console/login", status_code=303)
-    return _page(request, "console/queue.html", login, **_queue_context(state))
+    return _page(request, "console/queue.html", login, items=views.queue(session))
 
 
 @router.get("/queue/rows", response_class=HTMLResponse)
-def queue_rows(request: Request, state: StateDep, login: LoginDep) -> Response:
-    return _page(request, "console/_queue_rows.html", login, **_queue_context(state))
+def queue_rows(request: Request, session: SessionDep, login: LoginDep) -> Response:
+    return _page(request, "console/_queue_rows.html", login, items=views.queue(session))
 
 
-def _conversation_context(state: AppState, conversation_id: str) -> dict[str, Any]:
-    with state.sessions() as session:
-        view = console.conversation_view(session, conversation_id)
-    return {"view": view, "outcomes": console.OUTCOMES}
+def _conversation_context(session: Session, conversation_id: str) -> dict[str, Any]:
+    view = views.conversation_view(session, conversation_id)
+    return {"view": view, "outcomes": work.OUTCOMES}
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(
-    request: Request, conversation_id: str, state: StateDep, login: OptionalLoginDep
+    request: Request, conversation_id: str, session: SessionDep, login: OptionalLoginDep
 ) -> Response:
     if login is None:
         return RedirectResponse("/console/login", status_code=303)
-    try:
-        context = _conversation_context(state, conversation_id)
-    except ParleyError as exc:
-        return _error(request, login, exc)
+    context = _conversation_context(session, conversation_id)
     return _page(request, "console/conversation.html", login, **context)
 
 
 @router.get("/conversations/{conversation_id}/panel", response_class=HTMLResponse)
 def conversation_panel(
-    request: Request, conversation_id: str, state: StateDep, login: LoginDep
+    request: Request, conversation_id: str, session: SessionDep, login: LoginDep
 ) -> Response:
-    try:
-        context = _conversation_context(state, conversation_id)
-    except ParleyError as exc:
-        return _error(request, login, exc)
+    context = _conversation_context(session, conversation_id)
     return _page(request, "console/_conversation_panel.html", login, **context)
 
 
@@ -211,109 +182,73 @@ def _back(conversation_id: str) -> str:
     return f"/console/conversations/{conversation_id}"
 
 
+def _see(url: str) -> RedirectResponse:
+    """Back to the page after a console action (a refused action raises: the app's error
+    handler shows the error page and the request's unit of work rolls back)."""
+    return RedirectResponse(url, status_code=303)
+
+
 @router.post("/conversations/{conversation_id}/claim")
-def claim(request: Request, conversation_id: str, state: StateDep, login: LoginDep) -> Response:
-    return _act(
-        request,
-        state,
-        login,
-        lambda s: console.claim(s, login, conversation_id),
-        _back(conversation_id),
-    )
+def claim(conversation_id: str, session: SessionDep, login: LoginDep) -> Response:
+    work.claim(session, login, conversation_id)
+    return _see(_back(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/reply")
 def reply(
-    request: Request,
     conversation_id: str,
-    state: StateDep,
+    session: SessionDep,
+    settings: SettingsDep,
     login: LoginDep,
-    text: Annotated[str, Form(max_length=console.MAX_REPLY)] = "",
+    text: Annotated[str, Form(max_length=work.MAX_REPLY)] = "",
 ) -> Response:
-    return _act(
-        request,
-        state,
-        login,
-        lambda s: console.reply(s, login, conversation_id, text),
-        _back(conversation_id),
-    )
+    work.reply(session, settings, login, conversation_id, text)
+    return _see(_back(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/notes")
 def note(
-    request: Request,
     conversation_id: str,
-    state: StateDep,
+    session: SessionDep,
     login: LoginDep,
-    text: Annotated[str, Form(max_length=console.MAX_NOTE)] = "",
+    text: Annotated[str, Form(max_length=work.MAX_NOTE)] = "",
 ) -> Response:
-    return _act(
-        request,
-        state,
-        login,
-        lambda s: console.add_note(s, login, conversation_id, text),
-        _back(conversation_id),
-    )
+    work.add_note(session, login, conversation_id, text)
+    return _see(_back(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/hand-back")
 def hand_back(
-    request: Request,
     conversation_id: str,
-    state: StateDep,
+    session: SessionDep,
     login: LoginDep,
     lift_pause: Annotated[bool, Form()] = False,
 ) -> Response:
-    return _act(
-        request,
-        state,
-        login,
-        lambda s: console.hand_back(s, login, conversation_id, lift_pause=lift_pause),
-        "/console/queue",
-    )
+    work.hand_back(session, login, conversation_id, lift_pause=lift_pause)
+    return _see("/console/queue")
 
 
 @router.post("/conversations/{conversation_id}/close")
 def close(
-    request: Request,
     conversation_id: str,
-    state: StateDep,
+    session: SessionDep,
     login: LoginDep,
     outcome: Annotated[str, Form(max_length=64)] = "",
     lift_pause: Annotated[bool, Form()] = False,
 ) -> Response:
-    return _act(
-        request,
-        state,
-        login,
-        lambda s: console.close(s, login, conversation_id, outcome, lift_pause=lift_pause),
-        "/console/queue",
-    )
+    work.close(session, login, conversation_id, outcome, lift_pause=lift_pause)
+    return _see("/console/queue")
 
 
 @router.post("/accounts/{account_ref}/resume")
 def resume(
-    request: Request,
     account_ref: str,
-    state: StateDep,
+    session: SessionDep,
     login: LoginDep,
     back: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    target = _back(back) if back.isalnum() else "/console/queue"
-    return _act(
-        request,
-        state,
-        login,
-        lambda s: console.resume_collection(s, login, account_ref),
-        target,
-    )
-
-
-def _cursor(state: AppState, conversation_id: str | None) -> str:
-    with state.sessions() as session:
-        if conversation_id:
-            return live.conversation_cursor(session, conversation_id).token()
-        return live.global_cursor(session).token()
+    work.resume_collection(session, login, account_ref)
+    return _see(_back(back) if back.isalnum() else "/console/queue")
 
 
 @router.get("/events")
@@ -323,18 +258,24 @@ async def events(
     """Server-sent events: `changed` whenever the queue (or one conversation) moved. The page
     then fetches the fresh fragment; a DB poll behind it sees every process and replica."""
 
+    def read() -> live.Cursor:
+        return live.read_cursor(state.sessions, conversation)
+
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        last = await asyncio.to_thread(_cursor, state, conversation)
-        waited = 0.0
-        while waited < LIVE_MAX_SECONDS and not await request.is_disconnected():
-            await asyncio.sleep(LIVE_POLL_SECONDS)
-            waited += LIVE_POLL_SECONDS
-            current = await asyncio.to_thread(_cursor, state, conversation)
+        last = await asyncio.to_thread(read)
+        ticks = 0
+        async for current in live.poll(
+            read,
+            interval=LIVE_POLL_SECONDS,
+            lifetime=LIVE_MAX_SECONDS,
+            stopped=request.is_disconnected,
+        ):
+            ticks += 1
             if current != last:
                 last = current
-                yield f"event: changed\ndata: {current}\n\n"
-            elif int(waited) % 15 == 0:
+                yield f"event: changed\ndata: {current.token()}\n\n"
+            elif ticks % 15 == 0:
                 yield ": keep-alive\n\n"
 
     return StreamingResponse(

@@ -1,91 +1,57 @@
 """Read-only JSON API over the console's data: escalations, conversations, accounts.
 
 Authenticated by the console session cookie (any role) or an admin's bearer token. It changes
-nothing, so it needs no CSRF token; it never returns verification hashes or birth dates.
+nothing, so it needs no CSRF token; its typed responses (`api.schemas.console`) never carry
+verification hashes or birth dates.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import asdict
 
 from fastapi import APIRouter
 
 from api.console_auth import ApiReaderDep
-from api.deps import SessionFactoryDep
-from parley import console
+from api.deps import SessionDep
+from api.schemas.console import (
+    AccountOut,
+    ConversationOut,
+    EscalationOut,
+    EscalationsOut,
+    QueueItemOut,
+    QueueOut,
+)
+from parley.console import views
+from parley.models import EscalationStatus
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 
 
-@router.get("/queue")
-def get_queue(factory: SessionFactoryDep, _login: ApiReaderDep) -> dict[str, Any]:
-    with factory() as session:
-        items = console.queue(session)
-    return {"items": [item.__dict__ for item in items]}
+@router.get("/queue", response_model=QueueOut)
+def get_queue(session: SessionDep, _login: ApiReaderDep) -> QueueOut:
+    """Conversations waiting for a person, most urgent first."""
+    return QueueOut(items=[QueueItemOut(**asdict(item)) for item in views.queue(session)])
 
 
-@router.get("/escalations")
+@router.get("/escalations", response_model=EscalationsOut)
 def get_escalations(
-    factory: SessionFactoryDep,
-    _login: ApiReaderDep,
-    status: Literal["open", "claimed", "resolved"] | None = None,
-) -> dict[str, Any]:
-    with factory() as session:
-        return {"escalations": console.list_escalations(session, status)}
+    session: SessionDep, _login: ApiReaderDep, status: EscalationStatus | None = None
+) -> EscalationsOut:
+    """Escalations, newest first; `status` filters (open, claimed, resolved)."""
+    rows, names = views.list_escalations(session, status)
+    return EscalationsOut(escalations=[EscalationOut.of(e, names) for e in rows])
 
 
-@router.get("/conversations/{conversation_id}")
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
 def get_conversation(
-    conversation_id: str, factory: SessionFactoryDep, _login: ApiReaderDep
-) -> dict[str, Any]:
-    with factory() as session:
-        view = console.conversation_view(session, conversation_id)
-        conversation = view.conversation
-        return {
-            "id": conversation.id,
-            "channel": conversation.channel,
-            "status": conversation.status,
-            "verified": conversation.verified_at is not None,
-            "held_by": view.holder,
-            "created_at": conversation.created_at,
-            "account": view.account,
-            "messages": [
-                {
-                    "id": m.id,
-                    "at": m.created_at,
-                    "direction": m.direction,
-                    "sender": m.sender,
-                    "text": m.text,
-                    "intent": m.intent,
-                    "confidence": m.confidence,
-                    "delivery_status": m.delivery_status,
-                }
-                for m in view.messages
-            ],
-            "notes": [
-                {
-                    "id": n.id,
-                    "at": n.created_at,
-                    "by": view.usernames.get(n.user_id),
-                    "text": n.text,
-                }
-                for n in view.notes
-            ],
-            "escalations": [console.escalation_dict(e, view.usernames) for e in view.escalations],
-            "negotiation": [
-                {"at": e.created_at, "kind": e.kind, "actor": e.actor, "terms": e.terms}
-                for e in view.negotiation
-            ],
-            "audit": [
-                {"at": a.created_at, "kind": a.kind, "actor": a.actor, "data": a.data}
-                for a in view.audit
-            ],
-        }
+    conversation_id: str, session: SessionDep, _login: ApiReaderDep
+) -> ConversationOut:
+    """One conversation's full record: transcript with the bot's reading, notes, escalations,
+    negotiation and audit trail."""
+    return ConversationOut.of(views.conversation_view(session, conversation_id))
 
 
-@router.get("/accounts/{account_ref}")
-def get_account(
-    account_ref: str, factory: SessionFactoryDep, _login: ApiReaderDep
-) -> dict[str, Any]:
-    with factory() as session:
-        return console.account_view(session, account_ref)
+@router.get("/accounts/{account_ref}", response_model=AccountOut)
+def get_account(account_ref: str, session: SessionDep, _login: ApiReaderDep) -> AccountOut:
+    """An account with its conversations and escalations."""
+    return AccountOut.of_view(views.account_view(session, account_ref))

@@ -19,17 +19,11 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import StreamingResponse
 
 from api.deps import AllowedOrigin, StateDep
-from api.state import AppState
-from parley import live
+from parley.conversations import live
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
 POLL_SECONDS = 1.0
 MAX_SECONDS = 300.0  # EventSource reconnects with Last-Event-ID; bounds a stream on shutdown
-
-
-def _updates(state: AppState, session_id: str, after: int | None) -> live.ChatUpdate:
-    with state.sessions() as session:
-        return live.chat_updates(session, session_id, after)
 
 
 @router.get("/sessions/{session_id}/events")
@@ -42,27 +36,31 @@ async def chat_events(
 ) -> StreamingResponse:
     if last_event_id and last_event_id.isdigit():
         after = int(last_event_id)
-    first = await asyncio.to_thread(_updates, state, session_id, after)  # 404 if unknown
+    first = await asyncio.to_thread(live.read_chat_updates, state.sessions, session_id, after)
+    cursor = {"last": first.last_id}
+
+    def read() -> live.ChatUpdate:
+        return live.read_chat_updates(state.sessions, session_id, cursor["last"])
 
     async def stream() -> AsyncIterator[str]:
-        update = first
-        status = update.status
+        status = first.status
         yield "retry: 1000\n\n"
-        yield _event("status", {"status": status}, update.last_id)
-        waited = 0.0
-        while True:
+        yield _event("status", {"status": status}, first.last_id)
+        for message_id, text in first.messages:
+            yield _event("message", {"text": text, "sender": "agent"}, message_id)
+        ticks = 0
+        async for update in live.poll(
+            read, interval=POLL_SECONDS, lifetime=MAX_SECONDS, stopped=request.is_disconnected
+        ):
+            cursor["last"] = update.last_id
             for message_id, text in update.messages:
                 yield _event("message", {"text": text, "sender": "agent"}, message_id)
             if update.status != status:
                 status = update.status
                 yield _event("status", {"status": status}, update.last_id)
-            if waited >= MAX_SECONDS or await request.is_disconnected():
-                return
-            await asyncio.sleep(POLL_SECONDS)
-            waited += POLL_SECONDS
-            if int(waited) % 15 == 0:
+            ticks += 1
+            if ticks % 15 == 0:
                 yield ": keep-alive\n\n"
-            update = await asyncio.to_thread(_updates, state, session_id, update.last_id)
 
     return StreamingResponse(
         stream(),

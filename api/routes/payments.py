@@ -2,9 +2,9 @@
 
 The webhook reads the raw body and checks `Stripe-Signature` with `stripe.Webhook.construct_event`
 (HMAC-SHA256 over "timestamp.body", five-minute tolerance): a bad or stale signature is 400 and
-nothing is read further; with no `STRIPE_WEBHOOK_SECRET` it is 503. The local checkout exists only
-in local mode (no `STRIPE_SECRET_KEY`); its buttons build the event Stripe would send and hand it
-to the same `parley.payments.process_event` the webhook calls.
+nothing is read further; with no `STRIPE_WEBHOOK_SECRET` it is 503. The event is applied in the
+request's unit of work (`SessionDep`), so it commits with its effects or not at all. The local
+checkout's rules are in `parley.payments.checkout`; its buttons drive the same event path.
 """
 
 from __future__ import annotations
@@ -15,78 +15,67 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import stripe
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep
-from parley import payments
-from parley.errors import ParleyError
-from parley.models import PaymentLink, PaymentPlan
-from parley.money import format_cents
+from api.deps import SessionDep, SettingsDep
+from parley.core.clock import utcnow
+from parley.core.errors import Forbidden, InvalidRequest, NotConfigured, ParleyError
+from parley.core.money import format_cents
+from parley.models import LinkStatus
+from parley.payments import checkout, events
 
 router = APIRouter(tags=["payments"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 
+async def raw_body(request: Request) -> bytes:
+    """The exact bytes Stripe signed (read before anything parses them)."""
+    return await request.body()
+
+
 @router.post("/payments/stripe/webhook")
-async def stripe_webhook(request: Request, state: StateDep) -> JSONResponse:
+def stripe_webhook(
+    body: Annotated[bytes, Depends(raw_body)],
+    stripe_signature: Annotated[str | None, Header()] = None,
+    *,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
     """One Stripe event, applied once (a replayed event id answers 200 "duplicate")."""
-    secret = state.settings.stripe_webhook_secret
+    secret = settings.stripe_webhook_secret
     if not secret:
-        raise ParleyError(
-            "payments_not_configured",
-            "Payments are not configured on this server.",
-            status_code=503,
+        raise NotConfigured(
+            "payments_not_configured", "Payments are not configured on this server."
         )
-    payload = await request.body()
     try:
         stripe.Webhook.construct_event(
-            payload,
-            request.headers.get("Stripe-Signature"),
-            secret,
-            tolerance=SIGNATURE_TOLERANCE_SECONDS,
+            body, stripe_signature, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
         )
-        event: dict[str, Any] = json.loads(payload)
+        event: dict[str, Any] = json.loads(body)
     except (stripe.SignatureVerificationError, ValueError) as exc:
-        raise ParleyError(
-            "invalid_signature", "Invalid Stripe signature.", status_code=400
-        ) from exc
-    outcome = await run_in_threadpool(
-        lambda: payments.process_event(state.sessions, event, state.settings)
-    )
-    return JSONResponse({"received": True, "outcome": outcome})
-
-
-def _local_link(state: StateDep, token: str) -> tuple[PaymentLink, PaymentPlan]:
-    if state.settings.stripe_secret_key or state.settings.env == "production":
-        # The demo checkout exists only in local mode: it records payments nobody made.
-        raise ParleyError("not_found", "No such payment link.", status_code=404)
-    with state.sessions() as session:
-        link = session.scalars(select(PaymentLink).where(PaymentLink.token == token)).first()
-        plan = session.get(PaymentPlan, link.plan_id) if link is not None else None
-        if link is None or plan is None or link.mode != "local":
-            raise ParleyError("not_found", "No such payment link.", status_code=404)
-        _ = plan.installments  # loaded for the template
-        return link, plan
+        raise ParleyError("invalid_signature", "Invalid Stripe signature.") from exc
+    outcome = events.process_event(session, settings, event, utcnow())
+    return {"received": True, "outcome": outcome}
 
 
 @router.get("/pay/{token}", response_class=HTMLResponse, include_in_schema=False)
-def checkout_page(request: Request, token: str, state: StateDep) -> HTMLResponse:
+def checkout_page(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
     """The local demo checkout: what Stripe Checkout would show, with Pay and Fail."""
-    link, plan = _local_link(state, token)
+    link, plan = checkout.local_link(session, settings, token)
     return templates.TemplateResponse(
         request,
         "checkout.html",
         {
-            "company": state.settings.company_name,
+            "company": settings.company_name,
             "amount": format_cents(link.amount_cents),
             "plan": plan,
             "link": link,
-            "csrf": payments.csrf_token(state.settings, link.token),
+            "csrf": checkout.csrf_token(settings, link.token),
             "result": request.query_params.get("result"),
         },
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
@@ -96,28 +85,27 @@ def checkout_page(request: Request, token: str, state: StateDep) -> HTMLResponse
 @router.post("/pay/{token}", include_in_schema=False)
 def checkout_submit(
     token: str,
-    state: StateDep,
+    session: SessionDep,
+    settings: SettingsDep,
     outcome: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
 ) -> Response:
     """Pay or Fail: the same event path as the webhook, then back to the page with the result."""
-    link, plan = _local_link(state, token)
-    if not hmac.compare_digest(csrf, payments.csrf_token(state.settings, link.token)):
-        raise ParleyError(
-            "invalid_csrf", "This form has expired; reload the page.", status_code=403
-        )
+    link, plan = checkout.local_link(session, settings, token)
+    if not hmac.compare_digest(csrf, checkout.csrf_token(settings, link.token)):
+        raise Forbidden("invalid_csrf", "This form has expired; reload the page.")
     if outcome not in ("pay", "fail"):
-        raise ParleyError("invalid_request", "Choose pay or fail.", status_code=422)
-    if link.status == "completed":
+        raise InvalidRequest("invalid_request", "Choose pay or fail.")
+    if link.status == LinkStatus.COMPLETED:
         return RedirectResponse(f"/pay/{token}?result=paid", status_code=303)
-    event = payments.local_event(link, plan, outcome)
-    result = payments.process_event(state.sessions, event, state.settings)
+    event = checkout.local_event(link, plan, outcome)
+    result = events.process_event(session, settings, event, utcnow())
     shown = "paid" if outcome == "pay" else "failed"
     return RedirectResponse(f"/pay/{token}?result={shown}&outcome={result}", status_code=303)
 
 
 @router.get("/pay/{token}/done", response_class=HTMLResponse, include_in_schema=False)
-def checkout_done(request: Request, token: str, state: StateDep) -> HTMLResponse:
+def checkout_done(request: Request, token: str, settings: SettingsDep) -> HTMLResponse:
     """Where Stripe Checkout returns the debtor; the webhook, not this page, posts payments."""
     result = request.query_params.get("result", "")
     text = (
@@ -128,5 +116,5 @@ def checkout_done(request: Request, token: str, state: StateDep) -> HTMLResponse
     return templates.TemplateResponse(
         request,
         "checkout_done.html",
-        {"company": state.settings.company_name, "text": text},
+        {"company": settings.company_name, "text": text},
     )

@@ -8,16 +8,19 @@ signed for another URL fails. Without `TWILIO_AUTH_TOKEN` nothing can be checked
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 from twilio.twiml.messaging_response import MessagingResponse
 
-from api.deps import StateDep
-from parley import sms
-from parley.errors import ParleyError
+from api.deps import SessionDep, StateDep
+from parley.core.errors import Forbidden, InvalidRequest, NotConfigured
+from parley.sms import inbound, twilio
+from parley.sms.status import apply_status
 
 router = APIRouter(prefix="/sms/twilio", tags=["sms"])
 
@@ -27,22 +30,23 @@ TWIML = "application/xml"
 async def _signed_form(request: Request, state: StateDep) -> FormData:
     token = state.settings.twilio_auth_token
     if not token:
-        raise ParleyError(
-            "sms_not_configured", "SMS is not configured on this server.", status_code=503
-        )
+        raise NotConfigured("sms_not_configured", "SMS is not configured on this server.")
     form = await request.form()
     url = state.settings.public_url.rstrip("/") + request.url.path
     if request.url.query:
         url += "?" + request.url.query
-    if not sms.signature_valid(
+    if not twilio.signature_valid(
         token,
         url,
         form,
         request.headers.get(SIGNATURE_HEADER),
         request.headers.get(SIGNATURE_SETTINGS_HEADER),
     ):
-        raise ParleyError("invalid_signature", "Invalid Twilio signature.", status_code=403)
+        raise Forbidden("invalid_signature", "Invalid Twilio signature.")
     return form
+
+
+SignedForm = Annotated[FormData, Depends(_signed_form)]
 
 
 def _field(form: FormData, name: str) -> str:
@@ -51,15 +55,14 @@ def _field(form: FormData, name: str) -> str:
 
 
 @router.post("", response_class=Response)
-async def inbound(request: Request, state: StateDep) -> Response:
+async def inbound_sms(form: SignedForm, state: StateDep) -> Response:
     """One inbound text; the answer is TwiML with the replies in order (empty on a replay)."""
-    form = await _signed_form(request, state)
     message_sid = _field(form, "MessageSid") or _field(form, "SmsSid")
     sender = _field(form, "From")
     if not message_sid or not sender:
-        raise ParleyError("invalid_request", "MessageSid and From are required.")
+        raise InvalidRequest("invalid_request", "MessageSid and From are required.")
     turn = await run_in_threadpool(
-        lambda: sms.handle_inbound_sms(
+        lambda: inbound.handle_inbound_sms(
             state.sessions,
             state.bot,
             state.settings,
@@ -68,25 +71,22 @@ async def inbound(request: Request, state: StateDep) -> Response:
             body=_field(form, "Body"),
         )
     )
-    return Response(sms.twiml(turn.replies, state.settings), media_type=TWIML)
+    return Response(twilio.twiml(turn.replies, state.settings), media_type=TWIML)
 
 
 @router.post("/status", response_class=Response)
-async def status(request: Request, state: StateDep) -> Response:
+def status(request: Request, form: SignedForm, session: SessionDep) -> Response:
     """A delivery report for a reply (its stored message ids are in `m`) or a REST send."""
-    form = await _signed_form(request, state)
     message_sid = _field(form, "MessageSid") or _field(form, "SmsSid")
     new_status = _field(form, "MessageStatus") or _field(form, "SmsStatus")
     if not message_sid or not new_status:
-        raise ParleyError("invalid_request", "MessageSid and MessageStatus are required.")
+        raise InvalidRequest("invalid_request", "MessageSid and MessageStatus are required.")
     ids = [int(part) for part in request.query_params.get("m", "").split(",") if part.isdigit()]
-    await run_in_threadpool(
-        lambda: sms.apply_status(
-            state.sessions,
-            message_sid=message_sid,
-            status=new_status,
-            error_code=_field(form, "ErrorCode") or None,
-            message_ids=ids,
-        )
+    apply_status(
+        session,
+        message_sid=message_sid,
+        status=new_status,
+        error_code=_field(form, "ErrorCode") or None,
+        message_ids=ids,
     )
     return Response(str(MessagingResponse().to_xml()), media_type=TWIML)

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import AllowedOrigin, SettingsDep
-from parley import portal_tokens
-from parley.errors import NotFound
+from parley.core.errors import NotFound
+from parley.verification import portal_tokens
 
 HERE = Path(__file__).resolve().parent.parent
 WIDGET_JS = HERE / "static" / "widget.js"

@@ -10,17 +10,11 @@ from actions import texts
 from actions.balance import ActionTellBalance, ActionTellDebtDetails
 from actions.escalation import ActionEscalate
 from actions.fallback import ActionClarify
-from actions.payments import ActionPaymentOptions
+from actions.negotiation import ActionPaymentOptions
 from actions.session import ActionSessionStart
 from parley.models import Account, AuditEvent, Conversation, Escalation, utcnow
-from tests.actions.conftest import (
-    COMPANY,
-    assert_no_debt_wording,
-    load_tracker,
-    run_action,
-    slot_events,
-    texts_of,
-)
+from tests.support.assertions import assert_no_debt_wording
+from tests.support.trackers import COMPANY, load_tracker, run_action, slot_events, texts_of
 
 DISCLOSURE = (
     f"This is {COMPANY}, a debt collector. This is an attempt to collect a debt and any "

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions import texts
-from actions.payments import ActionPaymentOptions
+from actions.negotiation import ActionPaymentOptions
 from actions.verification import ActionVerificationComplete
 from parley.models import Account, Conversation, Escalation, Installment, PaymentPlan, utcnow
-from tests.actions.conftest import COMPANY, load_tracker, run_action, slot_events, texts_of
+from tests.support.trackers import COMPANY, load_tracker, run_action, slot_events, texts_of
 
 DISCLOSURE = f"This is {COMPANY}, a debt collector."
 BALANCE = "$1,219.50"

@@ -10,15 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions import texts
 from actions.verification import ActionVerificationComplete, ValidateVerificationForm
+from parley.core.settings import get_settings
 from parley.models import AuditEvent, Conversation, Escalation, VerificationAttempt
-from parley.settings import get_settings
-from tests.actions.conftest import (
-    assert_no_debt_wording,
-    load_tracker,
-    run_action,
-    slot_events,
-    texts_of,
-)
+from tests.support.assertions import assert_no_debt_wording
+from tests.support.trackers import load_tracker, run_action, slot_events, texts_of
 
 RIGHT = ("Garcia", "03/14/1985", "94107")
 WRONG_EACH = (

@@ -3,7 +3,6 @@ read-only JSON API. The escalations are opened with the same `parley` code the a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date
 
@@ -13,18 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from parley import live, messaging, users
-from parley.escalations import open_escalation, pause_collection
+from devstack.stack import free_port
+from parley.console import users
+from parley.conversations import live
+from parley.conversations import turns as messaging
+from parley.core.settings import Settings
+from parley.escalations.queue import open_escalation, pause_collection
 from parley.models import Account, AuditEvent, Conversation, Escalation, Message, utcnow
-from parley.settings import Settings
-from tests.support.stack import free_port
-
-PASSWORD = "a long enough password"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.support.console import CSRF, PASSWORD, login
 
 
 @pytest.fixture
-def client(db_url: str, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def client(db_url: str, committed_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     dead = f"http://127.0.0.1:{free_port()}"
     settings = Settings(
         DATABASE_URL=db_url,
@@ -32,33 +31,16 @@ def client(db_url: str, session_factory: sessionmaker[Session]) -> Iterator[Test
         PARLEY_ACTION_SERVER_URL=dead,
         PARLEY_SECRET_KEY="k" * 40,
     )
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         for name, role in (("agent1", "agent"), ("super1", "supervisor"), ("admin1", "admin")):
             users.create_user(session, name, PASSWORD, role)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
-def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
-    """Log in through the form; returns the session's CSRF token."""
-    page = client.get("/console/login")
-    token = CSRF.search(page.text)
-    assert token, page.text
-    response = client.post(
-        "/console/login",
-        data={"username": name, "password": password, "csrf_token": token[1]},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    queue = client.get("/console/queue")
-    found = CSRF.search(queue.text)
-    assert found
-    return found[1]
-
-
-def dispute(session_factory: sessionmaker[Session], phone: str | None = None) -> str:
+def dispute(committed_factory: sessionmaker[Session], phone: str | None = None) -> str:
     """A verified web conversation whose debtor disputed: queued, collection paused."""
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         account = session.scalars(select(Account)).first()
         if account is None:
             account = Account(
@@ -94,7 +76,7 @@ def dispute(session_factory: sessionmaker[Session], phone: str | None = None) ->
                 confidence=0.93,
             )
         )
-        pause_collection(account, "dispute")
+        pause_collection(session, account, "dispute")
         open_escalation(session, conversation, "dispute", "not_mine", "Reason: dispute.")
         return conversation.id
 
@@ -150,9 +132,9 @@ def test_pages_need_login(client: TestClient) -> None:
 
 
 def test_queue_claim_reply_note_and_transcript(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    conversation_id = dispute(session_factory)
+    conversation_id = dispute(committed_factory)
     csrf = login(client, "agent1")
     queue = client.get("/console/queue/rows")
     assert conversation_id in queue.text and "dispute" in queue.text and "not_mine" in queue.text
@@ -167,7 +149,7 @@ def test_queue_claim_reply_note_and_transcript(
         f"/console/conversations/{conversation_id}/claim", headers={"X-CSRF-Token": "nope"}
     )
     assert wrong.status_code == 403
-    with session_factory() as session:
+    with committed_factory() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None and conversation.status == "queued"
 
@@ -182,7 +164,7 @@ def test_queue_claim_reply_note_and_transcript(
     assert post("claim") == 303
     assert post("reply", text="Hi, I'm Sam. I've paused everything while I look into it.") == 303
     assert post("notes", text="Debtor sounds sure; request validation docs.") == 303
-    with session_factory() as session:
+    with committed_factory() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None and conversation.status == "human"
         kinds = session.scalars(
@@ -204,9 +186,9 @@ def test_queue_claim_reply_note_and_transcript(
 
 
 def test_agent_cannot_do_what_only_a_supervisor_may(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    conversation_id = dispute(session_factory)
+    conversation_id = dispute(committed_factory)
     csrf = login(client, "agent1")
     for path, data in (
         ("close", {"outcome": "dispute_upheld"}),
@@ -219,7 +201,7 @@ def test_agent_cannot_do_what_only_a_supervisor_may(
             follow_redirects=False,
         )
         assert response.status_code == 403, (path, data)
-    with session_factory() as session:
+    with committed_factory() as session:
         account = session.scalars(select(Account)).one()
         assert account.collection_paused
         escalation = session.scalars(select(Escalation)).one()
@@ -227,9 +209,9 @@ def test_agent_cannot_do_what_only_a_supervisor_may(
 
 
 def test_supervisor_closes_with_outcome_and_lifts_pause(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    conversation_id = dispute(session_factory)
+    conversation_id = dispute(committed_factory)
     csrf = login(client, "super1")
     response = client.post(
         f"/console/conversations/{conversation_id}/close",
@@ -237,7 +219,7 @@ def test_supervisor_closes_with_outcome_and_lifts_pause(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    with session_factory() as session:
+    with committed_factory() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None and conversation.status == "closed"
         escalation = session.scalars(select(Escalation)).one()
@@ -248,9 +230,9 @@ def test_supervisor_closes_with_outcome_and_lifts_pause(
 
 
 def test_hand_back_returns_to_bot_but_keeps_pause(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    conversation_id = dispute(session_factory)
+    conversation_id = dispute(committed_factory)
     csrf = login(client, "super1")
     response = client.post(
         f"/console/conversations/{conversation_id}/hand-back",
@@ -258,16 +240,16 @@ def test_hand_back_returns_to_bot_but_keeps_pause(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    with session_factory() as session:
+    with committed_factory() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None and conversation.status == "bot"
         assert session.scalars(select(Account)).one().collection_paused
 
 
 def test_queued_messages_skip_the_bot_and_reach_the_console(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    conversation_id = dispute(session_factory)
+    conversation_id = dispute(committed_factory)
     # The bot is unreachable here: a queued conversation must not need it.
     response = client.post(
         f"/api/chat/sessions/{conversation_id}/messages", json={"text": "hello? anyone?"}
@@ -280,9 +262,9 @@ def test_queued_messages_skip_the_bot_and_reach_the_console(
 
 
 def test_read_only_api_with_cookie_or_admin_token(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    conversation_id = dispute(session_factory)
+    conversation_id = dispute(committed_factory)
     token = users.api_token_for("k" * 40, "admin1")
     bearer = {"Authorization": f"Bearer {token}"}
     escalations = client.get("/api/console/escalations", headers=bearer)
@@ -308,9 +290,9 @@ def test_read_only_api_with_cookie_or_admin_token(
 
 
 def test_start_conversation_then_take_over_from_bot_needs_no_escalation(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         conversation = Conversation(channel="web")
         session.add(conversation)
         session.flush()
@@ -322,19 +304,20 @@ def test_start_conversation_then_take_over_from_bot_needs_no_escalation(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    rows, status = messaging.transcript(session_factory, conversation_id)
+    with committed_factory() as session:
+        rows, status = messaging.transcript(session, conversation_id)
     assert status == "human" and rows == []
-    with session_factory() as session:
+    with committed_factory() as session:
         escalation = session.scalars(select(Escalation)).one()
         assert (escalation.reason, escalation.sub_reason) == ("human_requested", "taken_over")
 
 
 def test_reply_on_sms_goes_through_the_outbound_path(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     from parley.models import OutboundMessage, PhoneOptOut
 
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         conversation = Conversation(channel="sms", phone="+14045550123")
         session.add(conversation)
         session.flush()
@@ -352,7 +335,7 @@ def test_reply_on_sms_goes_through_the_outbound_path(
             follow_redirects=False,
         )
         assert response.status_code == 303, response.text
-    with session_factory() as session:
+    with committed_factory() as session:
         sent = session.scalars(
             select(OutboundMessage).where(OutboundMessage.conversation_id == conversation_id)
         ).one()

@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from devstack.stack import free_port
+from parley.core.settings import Settings
 from parley.models import Conversation, Message
-from parley.settings import Settings
-from tests.support.stack import free_port
 
 
 @pytest.fixture
-def client(db_url: str, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def client(db_url: str, committed_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     dead = f"http://127.0.0.1:{free_port()}"
     settings = Settings(
         DATABASE_URL=db_url,
@@ -44,9 +44,9 @@ def test_healthz_is_503_and_names_the_missing_components(client: TestClient) -> 
 
 
 def test_message_is_stored_redacted_even_when_the_bot_is_down(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         conversation = Conversation(channel="web")
         session.add(conversation)
         session.flush()
@@ -57,7 +57,7 @@ def test_message_is_stored_redacted_even_when_the_bot_is_down(
     )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "bot_unavailable"
-    with session_factory() as session:
+    with committed_factory() as session:
         stored = session.scalars(
             select(Message.text).where(Message.conversation_id == conversation_id)
         ).all()

@@ -16,8 +16,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from parley import ledger, payment_jobs, payments
-from parley.db import transaction
+from devstack.stripe_standin import (
+    DECLINING,
+    TEST_SECRET_KEY,
+    StripeStandIn,
+    stripe_standin,
+)
+from parley.core.db import transaction
+from parley.core.errors import NotConfigured
+from parley.core.settings import Settings
+from parley.jobs import lease
 from parley.models import (
     Account,
     Escalation,
@@ -29,14 +37,9 @@ from parley.models import (
     PaymentLink,
     PaymentPlan,
 )
-from parley.settings import Settings
-from tests.support.payment_plans import AFTERNOON, make_plan, settings_for
-from tests.support.stripe_standin import (
-    DECLINING,
-    TEST_SECRET_KEY,
-    StripeStandIn,
-    stripe_standin,
-)
+from parley.payments import charges as payment_jobs
+from parley.payments import checkout, ledger, links
+from tests.support.payment_plans import AFTERNOON, make_plan, process, settings_for
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def _link(factory: sessionmaker[Session], plan_id: int, settings: Settings) -> P
     with transaction(factory) as session:
         plan = session.get(PaymentPlan, plan_id)
         assert plan is not None
-        return payments.create_link(session, plan, settings)
+        return links.create_link(session, settings, plan)
 
 
 def _state(factory: sessionmaker[Session], plan_id: int) -> tuple[PaymentPlan, Account, list[str]]:
@@ -78,10 +81,10 @@ def _state(factory: sessionmaker[Session], plan_id: int) -> tuple[PaymentPlan, A
 
 
 def test_installment_link_is_a_checkout_session_that_saves_the_card(
-    session_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
+    committed_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
 ) -> None:
-    plan_id = make_plan(session_factory, (10000, 10000, 10000))
-    link = _link(session_factory, plan_id, stripe_settings)
+    plan_id = make_plan(committed_factory, (10000, 10000, 10000))
+    link = _link(committed_factory, plan_id, stripe_settings)
     [request] = standin.accepted("/v1/checkout/sessions")
     assert request.idempotency_key == f"checkout-plan-{plan_id}-attempt-1"
     assert request.params["mode"] == "payment"
@@ -97,16 +100,16 @@ def test_installment_link_is_a_checkout_session_that_saves_the_card(
     assert link.url.startswith(standin.url) and link.save_card
     assert standin.rejected == []
     # A second link for the same plan is a new attempt with a new key.
-    second = _link(session_factory, plan_id, stripe_settings)
+    second = _link(committed_factory, plan_id, stripe_settings)
     assert second.attempt == 2
     assert standin.accepted("/v1/checkout/sessions")[1].idempotency_key.endswith("attempt-2")  # type: ignore[union-attr]
 
 
 def test_pay_in_full_link_does_not_save_the_card(
-    session_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
+    committed_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
 ) -> None:
-    plan_id = make_plan(session_factory, (90000,), kind="full")
-    link = _link(session_factory, plan_id, stripe_settings)
+    plan_id = make_plan(committed_factory, (90000,), kind="full")
+    link = _link(committed_factory, plan_id, stripe_settings)
     [request] = standin.accepted("/v1/checkout/sessions")
     assert "payment_intent_data[setup_future_usage]" not in request.params
     assert request.params["line_items[0][price_data][unit_amount]"] == "90000"
@@ -114,14 +117,14 @@ def test_pay_in_full_link_does_not_save_the_card(
 
 
 def test_wrong_stripe_key_is_refused_by_the_standin(
-    db_url: str, session_factory: sessionmaker[Session], standin: StripeStandIn
+    db_url: str, committed_factory: sessionmaker[Session], standin: StripeStandIn
 ) -> None:
     settings = settings_for(
         db_url, STRIPE_SECRET_KEY="sk_test_wrong", PARLEY_STRIPE_API_BASE=standin.url
     )
-    plan_id = make_plan(session_factory, (90000,), kind="full")
+    plan_id = make_plan(committed_factory, (90000,), kind="full")
     with pytest.raises(Exception, match="Invalid API Key"):
-        _link(session_factory, plan_id, settings)
+        _link(committed_factory, plan_id, settings)
     assert standin.received and standin.received[-1].status == 401
 
 
@@ -130,7 +133,7 @@ def test_wrong_stripe_key_is_refused_by_the_standin(
 
 @pytest.fixture
 def local_client(
-    local_settings: Settings, session_factory: sessionmaker[Session]
+    local_settings: Settings, committed_factory: sessionmaker[Session]
 ) -> Iterator[TestClient]:
     with TestClient(create_app(local_settings)) as client:
         yield client
@@ -143,10 +146,10 @@ def _csrf(page: str) -> str:
 
 
 def test_local_checkout_pay_posts_once_and_activates_the_plan(
-    local_client: TestClient, local_settings: Settings, session_factory: sessionmaker[Session]
+    local_client: TestClient, local_settings: Settings, committed_factory: sessionmaker[Session]
 ) -> None:
-    plan_id = make_plan(session_factory, (10000, 10000, 10000))
-    link = _link(session_factory, plan_id, local_settings)
+    plan_id = make_plan(committed_factory, (10000, 10000, 10000))
+    link = _link(committed_factory, plan_id, local_settings)
     assert link.mode == "local" and link.url == f"https://parley.example/pay/{link.token}"
     page = local_client.get(f"/pay/{link.token}")
     assert page.status_code == 200 and "$100.00" in page.text
@@ -158,61 +161,61 @@ def test_local_checkout_pay_posts_once_and_activates_the_plan(
     # Fail: nothing posted, the page offers another try.
     failed = local_client.post(f"/pay/{link.token}", data={"outcome": "fail", "csrf": csrf})
     assert failed.status_code == 200 and "declined" in failed.text
-    plan, account, statuses = _state(session_factory, plan_id)
+    plan, account, statuses = _state(committed_factory, plan_id)
     assert (plan.status, account.balance_cents, statuses[0]) == ("agreed", 30000, "scheduled")
     # Pay: posted, first installment paid, plan active, card saved for the job.
     for _ in range(2):
         paid = local_client.post(f"/pay/{link.token}", data={"outcome": "pay", "csrf": csrf})
         assert paid.status_code == 200 and "Payment received" in paid.text
-    plan, account, statuses = _state(session_factory, plan_id)
-    assert plan.status == "active" and plan.payment_method_id == payments.LOCAL_METHOD
+    plan, account, statuses = _state(committed_factory, plan_id)
+    assert plan.status == "active" and plan.payment_method_id == checkout.LOCAL_METHOD
     assert account.balance_cents == 20000 and account.posted_payments_cents == 10000
     assert statuses == ["paid", "scheduled", "scheduled"]
-    with session_factory() as session:
+    with committed_factory() as session:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
 
 
 def test_local_checkout_pages_do_not_exist_in_stripe_mode(
-    stripe_settings: Settings, session_factory: sessionmaker[Session]
+    stripe_settings: Settings, committed_factory: sessionmaker[Session]
 ) -> None:
-    plan_id = make_plan(session_factory, (90000,), kind="full")
-    link = _link(session_factory, plan_id, stripe_settings)
+    plan_id = make_plan(committed_factory, (90000,), kind="full")
+    link = _link(committed_factory, plan_id, stripe_settings)
     with TestClient(create_app(stripe_settings)) as client:
         assert client.get(f"/pay/{link.token}").status_code == 404
 
 
 def test_no_demo_checkout_in_production(
-    local_settings: Settings, session_factory: sessionmaker[Session]
+    local_settings: Settings, committed_factory: sessionmaker[Session]
 ) -> None:
     """Without Stripe, production creates no link at all: the demo checkout would record
     payments nobody made. A link made in local mode is not served by a production app."""
     production = local_settings.model_copy(update={"env": "production"})
-    plan_id = make_plan(session_factory, (90000,), kind="full")
-    with pytest.raises(payments.PaymentsNotConfigured):
-        _link(session_factory, plan_id, production)
-    link = _link(session_factory, plan_id, local_settings)
+    plan_id = make_plan(committed_factory, (90000,), kind="full")
+    with pytest.raises(NotConfigured):
+        _link(committed_factory, plan_id, production)
+    link = _link(committed_factory, plan_id, local_settings)
     with TestClient(create_app(production)) as client:
         assert client.get(f"/pay/{link.token}").status_code == 404
         response = client.post(f"/pay/{link.token}", data={"outcome": "pay", "csrf": "0" * 64})
         assert response.status_code == 404
-    _plan, account, _statuses = _state(session_factory, plan_id)
+    _plan, account, _statuses = _state(committed_factory, plan_id)
     assert account.posted_payments_cents == 0
 
 
 def test_paid_settlement_completes_and_settles_the_account(
-    session_factory: sessionmaker[Session], local_settings: Settings
+    committed_factory: sessionmaker[Session], local_settings: Settings
 ) -> None:
-    plan_id = make_plan(session_factory, (70000,), kind="settlement", balance_cents=100000)
-    link = _link(session_factory, plan_id, local_settings)
-    with session_factory() as session:
+    plan_id = make_plan(committed_factory, (70000,), kind="settlement", balance_cents=100000)
+    link = _link(committed_factory, plan_id, local_settings)
+    with committed_factory() as session:
         plan = session.get(PaymentPlan, plan_id)
         assert plan is not None
-        event = payments.local_event(link, plan, "pay")
-    assert payments.process_event(session_factory, event, local_settings) == "posted"
-    assert payments.process_event(session_factory, event, local_settings) == "duplicate"
-    plan, account, _ = _state(session_factory, plan_id)
+        event = checkout.local_event(link, plan, "pay")
+    assert process(committed_factory, event, local_settings) == "posted"
+    assert process(committed_factory, event, local_settings) == "duplicate"
+    plan, account, _ = _state(committed_factory, plan_id)
     assert plan.status == "completed" and account.balance_cents == 0
-    with session_factory() as session:
+    with committed_factory() as session:
         kinds = sorted(session.scalars(select(LedgerEntry.kind)))
     assert kinds == ["payment", "settlement"]
 
@@ -225,29 +228,31 @@ def _day(day: date, hour_utc: int = 18) -> datetime:
 
 
 def test_job_charges_each_installment_on_its_date_once(
-    session_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
+    committed_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
 ) -> None:
     plan_id = make_plan(
-        session_factory, (10000, 10000), status="active", payment_method="pm_card_visa"
+        committed_factory, (10000, 10000), status="active", payment_method="pm_card_visa"
     )
     first, second = date(2025, 6, 10), date(2025, 7, 10)
     # The day before (and late evening UTC that is still the day before in New York): nothing.
     assert (
-        payment_jobs.run_due(session_factory, stripe_settings, now=_day(first - timedelta(days=1)))
-        == 0
-    )
-    assert (
-        payment_jobs.run_due(
-            session_factory, stripe_settings, now=datetime(2025, 6, 10, 3, tzinfo=timezone.utc)
+        payment_jobs.charge_due(
+            committed_factory, stripe_settings, now=_day(first - timedelta(days=1))
         )
         == 0
     )
-    assert payment_jobs.run_due(session_factory, stripe_settings, now=_day(first)) == 1
-    assert payment_jobs.run_due(session_factory, stripe_settings, now=_day(first)) == 0
+    assert (
+        payment_jobs.charge_due(
+            committed_factory, stripe_settings, now=datetime(2025, 6, 10, 3, tzinfo=timezone.utc)
+        )
+        == 0
+    )
+    assert payment_jobs.charge_due(committed_factory, stripe_settings, now=_day(first)) == 1
+    assert payment_jobs.charge_due(committed_factory, stripe_settings, now=_day(first)) == 0
     [charge] = standin.charges
     assert charge.params["off_session"] == "true" and charge.params["confirm"] == "true"
     assert charge.params["customer"] == "cus_test_1" and charge.params["amount"] == "10000"
-    with session_factory() as session:
+    with committed_factory() as session:
         ids = [
             i.id
             for i in session.scalars(
@@ -257,10 +262,10 @@ def test_job_charges_each_installment_on_its_date_once(
             )
         ]
     assert charge.idempotency_key == f"installment-{ids[0]}-attempt-1"
-    plan, account, statuses = _state(session_factory, plan_id)
+    plan, account, statuses = _state(committed_factory, plan_id)
     assert statuses == ["paid", "scheduled"] and account.balance_cents == 10000
-    assert payment_jobs.run_due(session_factory, stripe_settings, now=_day(second)) == 1
-    plan, account, statuses = _state(session_factory, plan_id)
+    assert payment_jobs.charge_due(committed_factory, stripe_settings, now=_day(second)) == 1
+    plan, account, statuses = _state(committed_factory, plan_id)
     assert statuses == ["paid", "paid"] and plan.status == "completed"
     assert account.balance_cents == 0 and len(standin.charges) == 2
 
@@ -281,22 +286,23 @@ class CrashAfterCharging:
 
 
 def test_interrupted_charge_is_resent_with_the_same_key_and_never_charges_twice(
-    session_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
+    committed_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
 ) -> None:
-    plan_id = make_plan(session_factory, (10000,), status="active", payment_method="pm_card_visa")
+    plan_id = make_plan(committed_factory, (10000,), status="active", payment_method="pm_card_visa")
     real = payment_jobs.make_charger(stripe_settings)
     now = _day(date(2025, 6, 10))
-    payment_jobs.run_due(
-        session_factory, stripe_settings, charger=CrashAfterCharging(real), now=now
+    payment_jobs.charge_due(
+        committed_factory, stripe_settings, charger=CrashAfterCharging(real), now=now
     )  # type: ignore[arg-type]
-    _, account, statuses = _state(session_factory, plan_id)
+    _, account, statuses = _state(committed_factory, plan_id)
     assert statuses == ["charging"] and account.balance_cents == 10000
     # A restart soon after does not touch it; after STALE_AFTER it re-sends the same request.
     assert (
-        payment_jobs.run_due(session_factory, stripe_settings, now=now + timedelta(minutes=1)) == 0
+        payment_jobs.charge_due(committed_factory, stripe_settings, now=now + timedelta(minutes=1))
+        == 0
     )
-    later = now + payment_jobs.STALE_AFTER + timedelta(minutes=1)
-    assert payment_jobs.run_due(session_factory, stripe_settings, now=later) == 1
+    later = now + lease.STALE_AFTER + timedelta(minutes=1)
+    assert payment_jobs.charge_due(committed_factory, stripe_settings, now=later) == 1
     posts = standin.accepted("/v1/payment_intents")
     assert (
         len(posts) == 2
@@ -304,33 +310,35 @@ def test_interrupted_charge_is_resent_with_the_same_key_and_never_charges_twice(
         and posts[0].idempotency_key == posts[1].idempotency_key
     )
     assert len(standin.charges) == 1
-    plan, account, statuses = _state(session_factory, plan_id)
+    plan, account, statuses = _state(committed_factory, plan_id)
     assert statuses == ["paid"] and account.balance_cents == 0 and plan.status == "completed"
 
 
 def test_declines_notify_retry_then_break_the_plan_and_escalate(
-    session_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
+    committed_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
 ) -> None:
-    plan_id = make_plan(session_factory, (10000, 10000), status="active", payment_method=DECLINING)
+    plan_id = make_plan(
+        committed_factory, (10000, 10000), status="active", payment_method=DECLINING
+    )
     day = date(2025, 6, 10)
     outcomes = []
     for expected in ("retry", "retry", "broken"):
-        assert payment_jobs.run_due(session_factory, stripe_settings, now=_day(day)) == 1
+        assert payment_jobs.charge_due(committed_factory, stripe_settings, now=_day(day)) == 1
         # Before the retry date nothing more happens.
         assert (
-            payment_jobs.run_due(
-                session_factory, stripe_settings, now=_day(day + timedelta(days=1))
+            payment_jobs.charge_due(
+                committed_factory, stripe_settings, now=_day(day + timedelta(days=1))
             )
             == 0
         )
-        plan, account, statuses = _state(session_factory, plan_id)
+        plan, account, statuses = _state(committed_factory, plan_id)
         outcomes.append(plan.status)
         day += timedelta(days=3)
         assert account.balance_cents == 20000, expected
     assert outcomes == ["active", "active", "broken"]
     assert len(standin.charges) == 3
     assert [c.idempotency_key.rsplit("-", 1)[1] for c in standin.charges] == ["1", "2", "3"]  # type: ignore[union-attr]
-    with session_factory() as session:
+    with committed_factory() as session:
         plan = session.get(PaymentPlan, plan_id)
         assert plan is not None
         notices = list(
@@ -349,10 +357,10 @@ def test_declines_notify_retry_then_break_the_plan_and_escalate(
 
 
 def test_sms_notice_respects_quiet_hours(
-    session_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
+    committed_factory: sessionmaker[Session], stripe_settings: Settings, standin: StripeStandIn
 ) -> None:
     make_plan(
-        session_factory,
+        committed_factory,
         (10000, 10000),
         status="active",
         payment_method=DECLINING,
@@ -361,8 +369,8 @@ def test_sms_notice_respects_quiet_hours(
     )
     # 06:30 in Atlanta: the charge is due today, the notice waits until 08:00.
     early = datetime(2025, 6, 10, 10, 30, tzinfo=timezone.utc)
-    assert payment_jobs.run_due(session_factory, stripe_settings, now=early) == 1
-    with session_factory() as session:
+    assert payment_jobs.charge_due(committed_factory, stripe_settings, now=early) == 1
+    with committed_factory() as session:
         [sms] = session.scalars(select(OutboundMessage)).all()
     assert sms.kind == "notice" and sms.status == "scheduled"
     assert sms.send_after == datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
@@ -370,9 +378,9 @@ def test_sms_notice_respects_quiet_hours(
 
 
 def test_local_mode_job_uses_the_demo_card(
-    session_factory: sessionmaker[Session], local_settings: Settings
+    committed_factory: sessionmaker[Session], local_settings: Settings
 ) -> None:
-    plan_id = make_plan(session_factory, (10000,), status="active", payment_method="pm_card_visa")
-    assert payment_jobs.run_due(session_factory, local_settings, now=AFTERNOON) == 1
-    plan, account, _ = _state(session_factory, plan_id)
+    plan_id = make_plan(committed_factory, (10000,), status="active", payment_method="pm_card_visa")
+    assert payment_jobs.charge_due(committed_factory, local_settings, now=AFTERNOON) == 1
+    plan, account, _ = _state(committed_factory, plan_id)
     assert plan.status == "completed" and account.balance_cents == 0

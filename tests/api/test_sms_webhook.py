@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from api.app import create_app
-from parley import jobs, outbound
+from devstack.stack import free_port
+from parley.core.settings import Settings
 from parley.models import (
     Conversation,
     Message,
@@ -26,8 +27,8 @@ from parley.models import (
     PhoneOptOut,
     ProcessedEvent,
 )
-from parley.settings import Settings
-from tests.support.stack import free_port
+from parley.outreach import send as outbound
+from parley.sms.twilio import SendResult
 
 TOKEN = "webhook-test-token-0123456789abcdef"  # noqa: S105 - test only
 PUBLIC = "https://parley.example"
@@ -62,7 +63,7 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def client(settings: Settings, committed_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -106,14 +107,14 @@ def counts(factory: sessionmaker[Session]) -> tuple[int, int, int]:
 
 
 def test_valid_signature_is_accepted_and_stored(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     replies = text(client, "HELP")
     assert len(replies) == 1
     assert "Parley Recovery Services" in replies[0]
     assert "help@parley.example or 1-800-555-0100" in replies[0]
     assert replies[0].count(STATEMENT) == 1
-    with session_factory() as session:
+    with committed_factory() as session:
         conversation = session.scalars(select(Conversation)).one()
         assert (conversation.channel, conversation.phone) == ("sms", PHONE)
         rows = session.scalars(select(Message).order_by(Message.id)).all()
@@ -136,7 +137,7 @@ def _bad_requests() -> list[tuple[str, dict[str, str] | None]]:
 @pytest.mark.parametrize(("case", "headers"), _bad_requests(), ids=lambda v: str(v)[:12])
 def test_bad_signature_is_403_and_nothing_is_stored(
     client: TestClient,
-    session_factory: sessionmaker[Session],
+    committed_factory: sessionmaker[Session],
     case: str,
     headers: dict[str, str] | None,
 ) -> None:
@@ -144,14 +145,14 @@ def test_bad_signature_is_403_and_nothing_is_stored(
     response = client.post("/sms/twilio", data=params, headers=headers or {})
     assert response.status_code == 403, case
     assert "<Message" not in response.text
-    assert counts(session_factory) == (0, 0, 0)
+    assert counts(committed_factory) == (0, 0, 0)
     status = {"MessageSid": "SMx", "MessageStatus": "delivered"}
     response = client.post("/sms/twilio/status", data=status, headers=headers or {})
     assert response.status_code == 403
 
 
 def test_no_auth_token_means_503_and_nothing_processed(
-    db_url: str, session_factory: sessionmaker[Session]
+    db_url: str, committed_factory: sessionmaker[Session]
 ) -> None:
     settings = settings_for(db_url, TWILIO_AUTH_TOKEN=None)
     assert settings.twilio_auth_token is None
@@ -163,19 +164,19 @@ def test_no_auth_token_means_503_and_nothing_processed(
             assert response.json()["error"]["code"] == "sms_not_configured"
             status = client.post("/sms/twilio/status", data=params, headers=headers)
             assert status.status_code == 503
-    assert counts(session_factory) == (0, 0, 0)
-    with session_factory() as session:
+    assert counts(committed_factory) == (0, 0, 0)
+    with committed_factory() as session:
         assert session.get(PhoneOptOut, PHONE) is None
 
 
 def test_replayed_message_sid_is_answered_once(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     first = text(client, "HELP", sid="SMreplay")
     again = text(client, "HELP", sid="SMreplay")
     assert len(first) == 1
     assert again == [], "a replay gets an empty <Response/>"
-    assert counts(session_factory) == (2, 1, 1)  # one inbound, one reply
+    assert counts(committed_factory) == (2, 1, 1)  # one inbound, one reply
 
 
 STOP_WORDS = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT"]
@@ -186,13 +187,13 @@ VARIANTS = [w.lower() for w in STOP_WORDS] + [w.title() for w in STOP_WORDS] + [
 def test_each_stop_word_opts_out_and_nothing_more_is_sent(
     client: TestClient,
     settings: Settings,
-    session_factory: sessionmaker[Session],
+    committed_factory: sessionmaker[Session],
     word: str,
 ) -> None:
     replies = text(client, word)
     assert len(replies) == 1, "exactly one confirmation"
     assert "opted out" in replies[0] and "START" in replies[0]
-    with session_factory() as session:
+    with committed_factory() as session:
         opt_out = session.get(PhoneOptOut, PHONE)
         assert opt_out is not None and opt_out.opted_out
     # Nothing more by the webhook: not the bot, not HELP, not a second STOP confirmation.
@@ -202,34 +203,30 @@ def test_each_stop_word_opts_out_and_nothing_more_is_sent(
     calls: list[str] = []
 
     class Recorder:
-        def send(self, to: str, body: str) -> outbound.SendResult:
+        def send(self, to: str, body: str) -> SendResult:
             calls.append(to)
-            return outbound.SendResult("sent", "SMrecorded")
+            return SendResult("sent", "SMrecorded")
 
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         for kind in ("agent", "confirmation", "reminder"):
             row = outbound.send_sms(
-                session,
-                PHONE,
-                "Hi",
-                kind,
-                now=NOON_PACIFIC,
-                settings=settings,
-                transport=Recorder(),
+                session, settings, PHONE, "Hi", kind, now=NOON_PACIFIC, transport=Recorder()
             )
             assert row.status == "blocked"
     # ...nor by the job, for a message scheduled before the opt-out and due now.
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         session.add(
             OutboundMessage(to=PHONE, body="Reminder", kind="reminder", send_after=NOON_PACIFIC)
         )
-    assert jobs.run_due(session_factory, settings, transport=Recorder(), now=NOON_PACIFIC) == 1
+    assert (
+        outbound.send_due(committed_factory, settings, transport=Recorder(), now=NOON_PACIFIC) == 1
+    )
     assert calls == []
-    with session_factory() as session:
+    with committed_factory() as session:
         statuses = session.scalars(select(OutboundMessage.status)).all()
     assert set(statuses) == {"blocked"}
     # Every inbound text is on record, answered or not.
-    with session_factory() as session:
+    with committed_factory() as session:
         inbound = session.scalars(
             select(Message.text).where(Message.direction == "inbound").order_by(Message.id)
         ).all()
@@ -237,7 +234,7 @@ def test_each_stop_word_opts_out_and_nothing_more_is_sent(
 
 
 def test_start_opts_back_in(
-    client: TestClient, settings: Settings, session_factory: sessionmaker[Session]
+    client: TestClient, settings: Settings, committed_factory: sessionmaker[Session]
 ) -> None:
     text(client, "STOP")
     assert text(client, "HELP") == []
@@ -245,35 +242,33 @@ def test_start_opts_back_in(
     assert len(replies) == 1 and "opted back in" in replies[0]
     assert replies[0].count(STATEMENT) == 1
     assert len(text(client, "HELP")) == 1
-    with session_factory.begin() as session:
-        row = outbound.send_sms(
-            session, PHONE, "Agent here", "agent", now=NOON_PACIFIC, settings=settings
-        )
+    with committed_factory.begin() as session:
+        row = outbound.send_sms(session, settings, PHONE, "Agent here", "agent", now=NOON_PACIFIC)
         assert row.status == "outbox"
         assert row.body == f"Agent here\n{STATEMENT}"
     text(client, "UNSTOP")  # also a START word; already in: still confirmed, still allowed
-    with session_factory() as session:
+    with committed_factory() as session:
         opt_out = session.get(PhoneOptOut, PHONE)
         assert opt_out is not None and not opt_out.opted_out
 
 
 def test_bot_outage_gets_a_short_apology_not_an_error(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     replies = text(client, "hi there")
     assert len(replies) == 1
     assert "can't reply right now" in replies[0] and replies[0].count(STATEMENT) == 1
-    with session_factory() as session:
+    with committed_factory() as session:
         assert session.scalars(
             select(Message.text).where(Message.direction == "inbound")
         ).all() == ["hi there"]
 
 
 def test_card_number_by_sms_is_redacted_before_storage(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     text(client, "my card is 4111 1111 1111 1111")
-    with session_factory() as session:
+    with committed_factory() as session:
         stored = session.scalars(select(Message.text).where(Message.direction == "inbound")).all()
     assert stored == ["my card is [card number removed]"]
 
@@ -289,7 +284,7 @@ def status_post(client: TestClient, params: dict[str, str], query: str = "") -> 
 
 
 def test_status_callback_updates_reply_and_outbound_messages(
-    client: TestClient, settings: Settings, session_factory: sessionmaker[Session]
+    client: TestClient, settings: Settings, committed_factory: sessionmaker[Session]
 ) -> None:
     params = inbound_params("HELP")
     response = client.post(
@@ -306,11 +301,11 @@ def test_status_callback_updates_reply_and_outbound_messages(
     )
     # A late "sent" never moves a delivered message back.
     assert status_post(client, {"MessageSid": "SMreply1", "MessageStatus": "sent"}, query) == 200
-    with session_factory() as session:
+    with committed_factory() as session:
         reply = session.scalars(select(Message).where(Message.direction == "outbound")).one()
     assert (reply.external_id, reply.delivery_status) == ("SMreply1", "delivered")
     # A REST send is found by its provider id.
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         session.add(
             OutboundMessage(to=PHONE, body="x", kind="agent", status="sent", provider_id="SMrest1")
         )
@@ -320,7 +315,7 @@ def test_status_callback_updates_reply_and_outbound_messages(
         )
         == 200
     )
-    with session_factory() as session:
+    with committed_factory() as session:
         row = session.scalars(select(OutboundMessage)).one()
     assert row.delivery_status == "undelivered"
     # Signed for another query string (someone rewriting m=) is refused.
@@ -334,14 +329,14 @@ def test_status_callback_updates_reply_and_outbound_messages(
 
 
 def test_carrier_unsubscribe_error_opts_the_number_out(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    with session_factory.begin() as session:
+    with committed_factory.begin() as session:
         session.add(
             OutboundMessage(to=PHONE, body="x", kind="agent", status="sent", provider_id="SMu1")
         )
     params = {"MessageSid": "SMu1", "MessageStatus": "failed", "ErrorCode": "21610"}
     assert status_post(client, params) == 200
-    with session_factory() as session:
+    with committed_factory() as session:
         opt_out = session.get(PhoneOptOut, PHONE)
     assert opt_out is not None and opt_out.opted_out and opt_out.source == "carrier"

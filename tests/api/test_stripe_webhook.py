@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from parley import ledger, payments
-from parley.db import transaction
+from devstack.stripe_standin import TEST_WEBHOOK_SECRET, sign
+from parley.core.db import transaction
+from parley.core.settings import Settings
 from parley.models import Account, LedgerEntry, PaymentLink, PaymentPlan, ProcessedEvent
-from parley.settings import Settings
+from parley.payments import ledger, links
 from tests.support.payment_plans import make_plan, settings_for
-from tests.support.stripe_standin import TEST_WEBHOOK_SECRET, sign
 
 URL = "/payments/stripe/webhook"
 
@@ -29,18 +29,18 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def client(settings: Settings, committed_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def link(session_factory: sessionmaker[Session], settings: Settings) -> PaymentLink:
-    plan_id = make_plan(session_factory, (10000, 10000))
-    with transaction(session_factory) as session:
+def link(committed_factory: sessionmaker[Session], settings: Settings) -> PaymentLink:
+    plan_id = make_plan(committed_factory, (10000, 10000))
+    with transaction(committed_factory) as session:
         plan = session.get(PaymentPlan, plan_id)
         assert plan is not None
-        return payments.create_link(session, plan, settings)
+        return links.create_link(session, settings, plan)
 
 
 def completed(link: PaymentLink, event_id: str = "evt_1", intent: str = "pi_1") -> dict[str, Any]:
@@ -85,19 +85,19 @@ def state(factory: sessionmaker[Session], plan_id: int) -> tuple[int, int, str]:
 
 
 def test_valid_event_is_applied(
-    client: TestClient, link: PaymentLink, session_factory: sessionmaker[Session]
+    client: TestClient, link: PaymentLink, committed_factory: sessionmaker[Session]
 ) -> None:
     payload = json.dumps(completed(link))
     response = post(client, payload, sign(payload))
     assert response.status_code == 200 and response.json()["outcome"] == "posted"
-    assert state(session_factory, link.plan_id) == (10000, 1, "active")
+    assert state(committed_factory, link.plan_id) == (10000, 1, "active")
 
 
 @pytest.mark.parametrize(
     "case", ["wrong_secret", "stale", "tampered", "missing", "garbage", "future"]
 )
 def test_bad_signatures_get_400_and_change_nothing(
-    case: str, client: TestClient, link: PaymentLink, session_factory: sessionmaker[Session]
+    case: str, client: TestClient, link: PaymentLink, committed_factory: sessionmaker[Session]
 ) -> None:
     payload = json.dumps(completed(link))
     signature: str | None
@@ -117,20 +117,20 @@ def test_bad_signatures_get_400_and_change_nothing(
     response = post(client, payload, signature)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_signature"
-    assert state(session_factory, link.plan_id) == (20000, 0, "agreed")
+    assert state(committed_factory, link.plan_id) == (20000, 0, "agreed")
 
 
 def test_replayed_event_is_processed_once(
-    client: TestClient, link: PaymentLink, session_factory: sessionmaker[Session]
+    client: TestClient, link: PaymentLink, committed_factory: sessionmaker[Session]
 ) -> None:
     payload = json.dumps(completed(link))
     outcomes = [post(client, payload, sign(payload)).json()["outcome"] for _ in range(3)]
     assert outcomes == ["posted", "duplicate", "duplicate"]
-    assert state(session_factory, link.plan_id) == (10000, 1, "active")
+    assert state(committed_factory, link.plan_id) == (10000, 1, "active")
 
 
 def test_same_payment_reported_by_two_events_posts_once(
-    client: TestClient, link: PaymentLink, session_factory: sessionmaker[Session]
+    client: TestClient, link: PaymentLink, committed_factory: sessionmaker[Session]
 ) -> None:
     first = json.dumps(completed(link, "evt_a", "pi_same"))
     succeeded = {
@@ -150,14 +150,14 @@ def test_same_payment_reported_by_two_events_posts_once(
     second = json.dumps(succeeded)
     assert post(client, first, sign(first)).json()["outcome"] == "posted"
     assert post(client, second, sign(second)).json()["outcome"] == "already_posted"
-    assert state(session_factory, link.plan_id) == (10000, 2, "active")
-    with session_factory() as session:
+    assert state(committed_factory, link.plan_id) == (10000, 2, "active")
+    with committed_factory() as session:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
         plan = session.get(PaymentPlan, link.plan_id)
         assert plan is not None and plan.payment_method_id == "pm_1"
 
 
-def test_no_secret_configured_is_503(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_no_secret_configured_is_503(db_url: str, committed_factory: sessionmaker[Session]) -> None:
     with TestClient(create_app(settings_for(db_url))) as client:
         payload = json.dumps({"id": "evt_x", "type": "payment_intent.succeeded"})
         response = post(client, payload, sign(payload))

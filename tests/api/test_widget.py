@@ -15,11 +15,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.app import create_app
 from api.deps import get_bot
-from parley import portal_tokens
-from parley.bot_client import OutMessage
+from devstack.stack import free_port
+from parley.conversations.bot_client import OutMessage
+from parley.core.settings import Settings
 from parley.models import Account, AuditEvent, Conversation, Message
-from parley.settings import Settings
-from tests.support.stack import free_port
+from parley.verification import portal_tokens
 
 ALLOWED = "https://portal.example"
 FOREIGN = "https://evil.example"
@@ -50,8 +50,8 @@ class GreetingBot:
 
 
 @pytest.fixture
-def bot(session_factory: sessionmaker[Session]) -> GreetingBot:
-    return GreetingBot(session_factory)
+def bot(committed_factory: sessionmaker[Session]) -> GreetingBot:
+    return GreetingBot(committed_factory)
 
 
 @pytest.fixture
@@ -73,8 +73,8 @@ def client(db_url: str, bot: GreetingBot) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def account_ref(session_factory: sessionmaker[Session]) -> str:
-    with session_factory.begin() as session:
+def account_ref(committed_factory: sessionmaker[Session]) -> str:
+    with committed_factory.begin() as session:
         session.add(
             Account(
                 account_ref="PORTAL-1",
@@ -116,16 +116,16 @@ def test_widget_js_is_served_with_caching_headers(client: TestClient) -> None:
 
 
 def test_every_widget_endpoint_refuses_a_foreign_origin(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     created = client.post("/api/chat/sessions", json={}, headers={"Origin": ALLOWED})
     assert created.status_code == 201
     assert created.headers["access-control-allow-origin"] == ALLOWED
     session_id = created.json()["session_id"]
     foreign = {"Origin": FOREIGN}
-    before = conversation_count(session_factory)
+    before = conversation_count(committed_factory)
     assert client.post("/api/chat/sessions", json={}, headers=foreign).status_code == 403
-    assert conversation_count(session_factory) == before
+    assert conversation_count(committed_factory) == before
     base = f"/api/chat/sessions/{session_id}"
     assert client.get(f"{base}/messages", headers=foreign).status_code == 403
     assert client.post(f"{base}/messages", json={"text": "hi"}, headers=foreign).status_code == 403
@@ -154,7 +154,7 @@ def test_websocket_refuses_foreign_origins_and_unknown_sessions(client: TestClie
 
 
 def test_agent_reply_arrives_over_the_websocket(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
     session_id = client.post("/api/chat/sessions", json={}).json()["session_id"]
     transcript = client.get(f"/api/chat/sessions/{session_id}/messages").json()
@@ -163,7 +163,7 @@ def test_agent_reply_arrives_over_the_websocket(
     url = f"/api/chat/sessions/{session_id}/ws?after={last_id}"
     with client.websocket_connect(url, headers={"Origin": ALLOWED}) as ws:
         assert ws.receive_json() == {"type": "status", "status": "bot"}
-        with session_factory.begin() as session:
+        with committed_factory.begin() as session:
             conversation = session.get(Conversation, session_id)
             assert conversation is not None
             conversation.status = "human"
@@ -188,7 +188,7 @@ def test_agent_reply_arrives_over_the_websocket(
 
 
 def test_valid_portal_token_starts_verified(
-    client: TestClient, session_factory: sessionmaker[Session], account_ref: str, bot: GreetingBot
+    client: TestClient, committed_factory: sessionmaker[Session], account_ref: str, bot: GreetingBot
 ) -> None:
     token = portal_tokens.issue(SECRET, account_ref, audience=AUD)
     response = client.post("/api/chat/sessions", json={"portal_token": token})
@@ -196,7 +196,7 @@ def test_valid_portal_token_starts_verified(
     body = response.json()
     assert body["messages"][0]["text"] == "How can I help you today?"
     assert bot.received == [(body["session_id"], "/greet")]
-    with session_factory() as session:
+    with committed_factory() as session:
         conversation = session.get(Conversation, body["session_id"])
         assert conversation is not None and conversation.verified_at is not None
         assert conversation.account is not None and conversation.account.account_ref == account_ref
@@ -215,7 +215,7 @@ def test_valid_portal_token_starts_verified(
 @pytest.mark.parametrize("case", ["expired", "forged", "wrong_audience", "unknown_account"])
 def test_refused_portal_token_is_401_and_creates_nothing(
     client: TestClient,
-    session_factory: sessionmaker[Session],
+    committed_factory: sessionmaker[Session],
     account_ref: str,
     bot: GreetingBot,
     case: str,
@@ -227,7 +227,7 @@ def test_refused_portal_token_is_401_and_creates_nothing(
         "wrong_audience": portal_tokens.issue(SECRET, account_ref, audience="other"),
         "unknown_account": portal_tokens.issue(SECRET, "NO-SUCH", audience=AUD),
     }[case]
-    before = conversation_count(session_factory)
+    before = conversation_count(committed_factory)
     response = client.post("/api/chat/sessions", json={"portal_token": token})
     assert response.status_code == 401
     error = response.json()["error"]
@@ -235,7 +235,7 @@ def test_refused_portal_token_is_401_and_creates_nothing(
         "portal_token_expired" if case == "expired" else "portal_token_invalid"
     )
     assert "sign-in" in error["message"]
-    assert conversation_count(session_factory) == before
+    assert conversation_count(committed_factory) == before
     assert bot.received == []
 
 

@@ -11,12 +11,12 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley import users
-from tests.support.stack import Stack
+from devstack.stack import Stack
+from parley.console import users
+from tests.support.browser import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "browser-test-password"
 _names = itertools.count(1)
 expect.set_options(timeout=15_000)
 
@@ -60,16 +60,3 @@ def console_user(stack_db: sessionmaker[Session]) -> Callable[[str], str]:
         return name
 
     return _create
-
-
-def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    page.goto("/console/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-form button[type=submit]")
-
-
-def csrf_token(page: Page) -> str:
-    token = page.get_attribute("meta[name=csrf-token]", "content")
-    assert token
-    return token

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.models import Conversation
-from tests.browser.conftest import csrf_token, log_in
+from tests.support.browser import csrf_token, log_in
 
 pytestmark = pytest.mark.stack
 

@@ -24,11 +24,11 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley import portal_tokens
+from devstack.stack import ROOT, Stack, free_port
 from parley.models import Account, Conversation
-from tests.browser.conftest import log_in
-from tests.conftest import PORTAL_TOKEN_AUDIENCE, PORTAL_TOKEN_SECRET
-from tests.support.stack import ROOT, Stack, free_port
+from parley.verification import portal_tokens
+from tests.support.browser import log_in
+from tests.support.portal import PORTAL_TOKEN_AUDIENCE, PORTAL_TOKEN_SECRET
 
 pytestmark = pytest.mark.stack
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley import console
+from parley.console import views
 from parley.models import Account, Conversation, Escalation, Message, NegotiationEvent
 
 pytestmark = pytest.mark.stack
@@ -55,9 +55,9 @@ def account(factory: sessionmaker[Session], ref: str) -> Account:
         return found
 
 
-def in_queue(factory: sessionmaker[Session], conversation_id: str) -> console.QueueItem:
+def in_queue(factory: sessionmaker[Session], conversation_id: str) -> views.QueueItem:
     with factory() as session:
-        items = [i for i in console.queue(session) if i.conversation_id == conversation_id]
+        items = [i for i in views.queue(session) if i.conversation_id == conversation_id]
     assert len(items) == 1, "the conversation is in the queue once"
     return items[0]
 

@@ -7,28 +7,19 @@ state one test leaves behind never meets another.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.models import Account, Escalation, Installment, NegotiationEvent, PaymentPlan
+from tests.support.chat import verified_chat
 
 pytestmark = pytest.mark.stack
 
 ZIP = "30301"
 CONFIRM = "Shall I set this up?"
 MONEY = re.compile(r"\$[\d,]+\.\d\d")
-
-
-def verified_chat(new_chat: Any, last_name: str, dob: str) -> Any:
-    chat = new_chat()
-    chat.say(last_name)
-    chat.say(dob)
-    replies = chat.say(ZIP)
-    assert any("you're verified" in r for r in replies), replies
-    return chat
 
 
 def account(session: Session, ref: str) -> Account:
@@ -78,8 +69,8 @@ def assert_stored_plan(
         return plan
 
 
-def test_accept_payment_in_full(new_chat, stack_db) -> None:  # type: ignore[no-untyped-def]
-    chat = verified_chat(new_chat, "Fullerton", "05/01/1980")
+def test_accept_payment_in_full(api, stack_db) -> None:  # type: ignore[no-untyped-def]
+    chat = verified_chat(api, "Fullerton", "05/01/1980", ZIP)
     replies = chat.say("what are my payment options")
     assert any("$900.00" in r for r in replies), replies
     replies = chat.say("i'll pay in full")
@@ -95,8 +86,8 @@ def test_accept_payment_in_full(new_chat, stack_db) -> None:  # type: ignore[no-
     assert_stored_plan(stack_db, "NEG-1", "full", 90000, 1)
 
 
-def test_accept_a_feasible_counteroffer(new_chat, stack_db) -> None:  # type: ignore[no-untyped-def]
-    chat = verified_chat(new_chat, "Countwell", "05/02/1981")
+def test_accept_a_feasible_counteroffer(api, stack_db) -> None:  # type: ignore[no-untyped-def]
+    chat = verified_chat(api, "Countwell", "05/02/1981", ZIP)
     replies = chat.say("i can do $200 a month")
     summary = replies[-1]
     assert summary.startswith("I can accept that."), summary
@@ -111,9 +102,9 @@ def test_accept_a_feasible_counteroffer(new_chat, stack_db) -> None:  # type: ig
 
 
 def test_infeasible_counteroffer_gets_a_feasible_counter_then_agreement(  # type: ignore[no-untyped-def]
-    new_chat, stack_db
+    api, stack_db
 ) -> None:
-    chat = verified_chat(new_chat, "Counterman", "05/03/1982")
+    chat = verified_chat(api, "Counterman", "05/03/1982", ZIP)
     replies = chat.say("can i do 18 payments")
     summary = replies[-1]
     assert "at most 12 payments" in summary, summary
@@ -128,9 +119,9 @@ def test_infeasible_counteroffer_gets_a_feasible_counter_then_agreement(  # type
 
 
 def test_settlement_ladder_down_to_the_floor_and_no_further(  # type: ignore[no-untyped-def]
-    new_chat, stack_db
+    api, stack_db
 ) -> None:
-    chat = verified_chat(new_chat, "Sutton", "05/04/1983")
+    chat = verified_chat(api, "Sutton", "05/04/1983", ZIP)
     offered: list[str] = []
     for text in (
         "can i settle for less",
@@ -154,8 +145,8 @@ def test_settlement_ladder_down_to_the_floor_and_no_further(  # type: ignore[no-
     assert_stored_plan(stack_db, "NEG-4", "settlement", 70000, 1)
 
 
-def test_hardship_escalates_and_collection_stops(new_chat, stack_db) -> None:  # type: ignore[no-untyped-def]
-    chat = verified_chat(new_chat, "Hale", "05/05/1984")
+def test_hardship_escalates_and_collection_stops(api, stack_db) -> None:  # type: ignore[no-untyped-def]
+    chat = verified_chat(api, "Hale", "05/05/1984", ZIP)
     replies = chat.say("i can only do $20 a month")
     assert any("hardship review" in r for r in replies), replies
     assert chat.status == "queued"
@@ -172,7 +163,7 @@ def test_hardship_escalates_and_collection_stops(new_chat, stack_db) -> None:  #
         assert last.policy_values["debtor_can_pay"]["amount_cents"] == 2000
     # The queued conversation gets nothing from the bot; a new one gets no offers either.
     assert chat.say("ok i'll pay in full") == []
-    later = verified_chat(new_chat, "Hale", "05/05/1984")
+    later = verified_chat(api, "Hale", "05/05/1984", ZIP)
     for text in ("payment options", "i can do $100 a month", "yes"):
         replies = later.say(text)
         assert not any(CONFIRM in r or "Confirmed" in r for r in replies), (text, replies)
@@ -181,8 +172,8 @@ def test_hardship_escalates_and_collection_stops(new_chat, stack_db) -> None:  #
         assert plans_of(session, "NEG-5") == []
 
 
-def test_no_agreement_without_confirmation(new_chat, stack_db) -> None:  # type: ignore[no-untyped-def]
-    chat = verified_chat(new_chat, "Nash", "05/06/1985")
+def test_no_agreement_without_confirmation(api, stack_db) -> None:  # type: ignore[no-untyped-def]
+    chat = verified_chat(api, "Nash", "05/06/1985", ZIP)
     replies = chat.say("i can do $250 a month")
     assert replies[-1].endswith(CONFIRM)
     chat.say("how much do i owe")
@@ -204,13 +195,13 @@ def test_no_agreement_without_confirmation(new_chat, stack_db) -> None:  # type:
     assert_stored_plan(stack_db, "NEG-6", "full", 100000, 1)
 
 
-def test_resume_in_a_later_conversation_then_recall(new_chat, stack_db) -> None:  # type: ignore[no-untyped-def]
-    first = verified_chat(new_chat, "Medina", "05/07/1986")
+def test_resume_in_a_later_conversation_then_recall(api, stack_db) -> None:  # type: ignore[no-untyped-def]
+    first = verified_chat(api, "Medina", "05/07/1986", ZIP)
     replies = first.say("can i get a payment plan")
     summary = replies[-1]
     assert "2 payments monthly" in summary and "Total: $600.00 in 2 payments." in summary
     # A later conversation continues where the first stopped.
-    second = verified_chat(new_chat, "Medina", "05/07/1986")
+    second = verified_chat(api, "Medina", "05/07/1986", ZIP)
     replies = second.say("payment options")
     assert replies[-1].startswith("Here's where we left off:"), replies
     assert "Total: $600.00 in 2 payments." in replies[-1]
@@ -219,7 +210,7 @@ def test_resume_in_a_later_conversation_then_recall(new_chat, stack_db) -> None:
     plan = assert_stored_plan(stack_db, "NEG-7", "installments", 60000, 2)
     assert plan.policy_name == "medical"
     # Once agreed, the plan is recalled, not renegotiated.
-    third = verified_chat(new_chat, "Medina", "05/07/1986")
+    third = verified_chat(api, "Medina", "05/07/1986", ZIP)
     replies = third.say("can i pay $50 a month instead")
     assert any("You already have an agreed plan" in r for r in replies), replies
     with stack_db() as session:

@@ -17,15 +17,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley import ledger, payment_jobs
-from parley.db import transaction
+from devstack.stack import Stack
+from devstack.stripe_standin import DECLINING, TEST_SECRET_KEY
+from parley.core.db import transaction
+from parley.core.settings import Settings
 from parley.models import Account, Escalation, Installment, PaymentPlan
-from parley.settings import Settings
-from tests.e2e.test_negotiation import verified_chat
-from tests.support.stack import Stack
-from tests.support.stripe_standin import DECLINING, TEST_SECRET_KEY
+from parley.payments import charges as payment_jobs
+from parley.payments import ledger
+from tests.support.chat import verified_chat
 
 pytestmark = pytest.mark.stack
+
+ZIP = "30301"  # every NEG-/PAY- test account of tests/e2e/accounts.csv
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/pay/[A-Za-z0-9_-]+)")
 
@@ -76,9 +79,9 @@ def _at(day: Any) -> datetime:
 
 
 def test_plan_link_checkout_job_and_broken_plan(
-    new_chat: Any, stack: Stack, stack_db: sessionmaker[Session], api: httpx.Client
+    stack: Stack, stack_db: sessionmaker[Session], api: httpx.Client
 ) -> None:
-    chat = verified_chat(new_chat, "Paxton", "07/01/1979")
+    chat = verified_chat(api, "Paxton", "07/01/1979", ZIP)
     url = _agree_and_get_link(chat, "i can do $200 a month")
     assert url.startswith(stack.api_url + "/pay/")
     # The link is in the transcript too.
@@ -101,10 +104,11 @@ def test_plan_link_checkout_job_and_broken_plan(
     assert stack.stripe is not None
     second, third = installments[1], installments[2]
     assert (
-        payment_jobs.run_due(stack_db, settings, now=_at(second.due_date) - timedelta(days=1)) == 0
+        payment_jobs.charge_due(stack_db, settings, now=_at(second.due_date) - timedelta(days=1))
+        == 0
     )
-    assert payment_jobs.run_due(stack_db, settings, now=_at(second.due_date)) == 1
-    assert payment_jobs.run_due(stack_db, settings, now=_at(second.due_date)) == 0
+    assert payment_jobs.charge_due(stack_db, settings, now=_at(second.due_date)) == 1
+    assert payment_jobs.charge_due(stack_db, settings, now=_at(second.due_date)) == 0
     [charge] = stack.stripe.charges
     assert charge.idempotency_key == f"installment-{second.id}-attempt-1"
     assert charge.params["amount"] == str(second.amount_cents)
@@ -120,7 +124,7 @@ def test_plan_link_checkout_job_and_broken_plan(
         row.payment_method_id = DECLINING
     day = third.due_date
     for _ in range(3):
-        assert payment_jobs.run_due(stack_db, settings, now=_at(day)) == 1
+        assert payment_jobs.charge_due(stack_db, settings, now=_at(day)) == 1
         day += timedelta(days=3)
     plan, account, installments = _plan(stack_db, "PAY-1")
     assert plan.status == "broken" and account.balance_cents == 20000
@@ -138,9 +142,9 @@ def test_plan_link_checkout_job_and_broken_plan(
 
 
 def test_pay_in_full_through_the_link_settles_the_account(
-    new_chat: Any, stack_db: sessionmaker[Session]
+    api: httpx.Client, stack_db: sessionmaker[Session]
 ) -> None:
-    chat = verified_chat(new_chat, "Pembury", "07/02/1978")
+    chat = verified_chat(api, "Pembury", "07/02/1978", ZIP)
     chat.say("what are my payment options")
     url = _agree_and_get_link(chat, "i'll pay in full")
     with httpx.Client(timeout=30.0, follow_redirects=True) as client:

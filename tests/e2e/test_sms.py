@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from parley import outbound
+from devstack.stack import Stack
+from devstack.twilio_standin import TEST_AUTH_TOKEN
+from parley.core.settings import Settings
 from parley.models import Conversation, Escalation, Message, PhoneOptOut
-from parley.settings import Settings
-from parley.sms import segment_count
-from tests.e2e.test_web_chat_verification import BALANCE, assert_no_debt_wording
-from tests.support.stack import Stack
-from tests.support.twilio_standin import TEST_AUTH_TOKEN
+from parley.outreach import send as outbound
+from parley.sms.encoding import segment_count
+from tests.support.assertions import assert_no_debt_wording
+from tests.support.chat import DEMO_BALANCE as BALANCE
 
 pytestmark = pytest.mark.stack
 
@@ -138,7 +139,7 @@ def test_plain_language_stop_opts_out_and_then_nothing_is_sent(api, stack, stack
     with stack_db.begin() as session:
         for kind in ("agent", "reminder"):
             row = outbound.send_sms(
-                session, number, "Hi", kind, conversation_id=conversation.id, settings=settings
+                session, settings, number, "Hi", kind, conversation_id=conversation.id
             )
             assert row.status == "blocked"
     assert len(twilio.received) == before

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.db import transaction
+from devstack.stack import free_port
+from parley.core.clock import utcnow
+from parley.core.db import transaction
+from parley.core.settings import Settings
 from parley.models import Account, Conversation, Installment, PaymentPlan
-from parley.settings import Settings
-from tests.support.stack import free_port
+from parley.payments import events
 
 _refs = itertools.count(1)
 ZONE = "America/New_York"
@@ -102,3 +104,9 @@ def make_plan(
                 )
             )
         return plan.id
+
+
+def process(factory: sessionmaker[Session], event: dict[str, Any], settings: Settings) -> str:
+    """A Stripe event applied in one unit of work, as the webhook does."""
+    with transaction(factory) as session:
+        return events.process_event(session, settings, event, utcnow())

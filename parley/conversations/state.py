@@ -1,0 +1,147 @@
+"""A conversation's state, read and changed by the gateway, the action server and the console.
+
+The Rasa sender id is the `Conversation.id`; the gateway creates the row before it talks to Rasa,
+but `rasa shell` and tests talk to Rasa directly, so a missing row is created as a web chat.
+Every new conversation is opened through `open_conversation`, which records that it started.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from parley.core.clock import utcnow
+from parley.core.errors import NotFound
+from parley.models import (
+    Account,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    Sender,
+)
+from parley.records.audit import Kind, record
+from parley.records.redaction import Redacted, redact
+
+
+def open_conversation(
+    session: Session,
+    channel: Channel,
+    *,
+    conversation_id: str | None = None,
+    phone: str | None = None,
+    account_id: int | None = None,
+    verified_by: str | None = None,
+) -> Conversation:
+    """Create a conversation and record that it started; `verified_by` (e.g. "portal_token")
+    starts it verified for `account_id`."""
+    conversation = Conversation(channel=channel, phone=phone, account_id=account_id)
+    if conversation_id is not None:
+        conversation.id = conversation_id
+    if verified_by is not None and account_id is not None:
+        conversation.verified_at = utcnow()
+    session.add(conversation)
+    session.flush()
+    if conversation.verified_at is not None:
+        record(
+            session,
+            Kind.VERIFICATION_SUCCEEDED,
+            conversation_id=conversation.id,
+            account_id=account_id,
+            method=verified_by,
+        )
+    record(
+        session,
+        Kind.CONVERSATION_STARTED,
+        conversation_id=conversation.id,
+        account_id=account_id,
+        channel=str(channel),
+    )
+    return conversation
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("conversation_not_found", "No such chat session.")
+    return conversation
+
+
+def get_or_create(session: Session, conversation_id: str) -> Conversation:
+    """The conversation with this id, opened as a web chat if it does not exist yet."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        conversation = open_conversation(session, Channel.WEB, conversation_id=conversation_id)
+    return conversation
+
+
+def store_inbound(
+    session: Session, conversation: Conversation, text: str, **fields: object
+) -> tuple[Message, Redacted]:
+    """Store what the debtor sent, redacted first (SPEC §9), with the audit of what was removed.
+    `fields` are extra message columns (the SMS MessageSid and delivery status)."""
+    redacted = redact(text)
+    message = Message(
+        conversation_id=conversation.id,
+        direction=Direction.INBOUND,
+        sender=Sender.DEBTOR,
+        text=redacted.text,
+        redacted=redacted.changed,
+        **fields,
+    )
+    session.add(message)
+    if redacted.changed:
+        record(
+            session,
+            Kind.MESSAGE_REDACTED,
+            conversation_id=conversation.id,
+            card_numbers=redacted.card_numbers,
+            ssns=redacted.ssns,
+        )
+    return message, redacted
+
+
+def is_verified(conversation: Conversation) -> bool:
+    """Verified means an identity check (or a portal token) tied the conversation to an account."""
+    return conversation.verified_at is not None and conversation.account_id is not None
+
+
+def verified_account(session: Session, conversation: Conversation) -> Account | None:
+    """The account a verified conversation is about; None before verification."""
+    if not is_verified(conversation) or conversation.account_id is None:
+        return None
+    return session.get(Account, conversation.account_id)
+
+
+def is_locked(conversation: Conversation, now: datetime | None = None) -> bool:
+    """Whether verification is locked for this conversation right now (SPEC §4)."""
+    now = now or utcnow()
+    return conversation.locked_until is not None and conversation.locked_until > now
+
+
+def queue(conversation: Conversation) -> None:
+    """Put a bot conversation in the human queue; a human-held or closed one keeps its status."""
+    if conversation.status == ConversationStatus.BOT:
+        conversation.status = ConversationStatus.QUEUED
+
+
+def record_understanding(
+    session: Session, conversation_id: str, intent: str, confidence: float
+) -> None:
+    """Store the bot's reading of the debtor's latest message on that message, for the console.
+
+    Called by the action server, which sees the NLU result of every turn it runs an action for;
+    a message already labelled keeps its label (the first action of a turn wins).
+    """
+    message = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.sender == Sender.DEBTOR)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    if message is not None and message.intent is None:
+        message.intent = intent[:64]
+        message.confidence = round(confidence, 4)

@@ -1,0 +1,136 @@
+"""Operator settings, read from the environment or `.env` (documented in `.env.example`).
+
+Local mode needs nothing set. In production (`PARLEY_ENV=production`) the defaults that are only
+safe on a developer's machine are refused at start-up instead of being discovered later.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
+DEV_PORTAL_TOKEN_SECRET = "dev-insecure-portal-token-secret-change-me"  # noqa: S105 - local mode
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    env: Literal["development", "test", "production"] = Field("development", alias="PARLEY_ENV")
+    company_name: str = Field("Parley Recovery Services", alias="PARLEY_COMPANY_NAME")
+    company_contact: str = Field(
+        "support@example.com or 1-800-555-0100", alias="PARLEY_COMPANY_CONTACT"
+    )
+    public_url: str = Field("http://127.0.0.1:8000", alias="PARLEY_PUBLIC_URL")
+    port: int = Field(8000, alias="PARLEY_PORT")
+    secret_key: str = Field(DEV_SECRET_KEY, alias="PARLEY_SECRET_KEY")
+    database_url: str = Field(f"sqlite:///{ROOT / 'var' / 'parley.db'}", alias="DATABASE_URL")
+    # One URL, or a comma-separated list of Rasa shards: the gateway sends every conversation to
+    # the same shard (by a stable hash of its id), so shards need no shared lock store.
+    rasa_url: str = Field("http://127.0.0.1:5005", alias="PARLEY_RASA_URL")
+    action_server_url: str = Field("http://127.0.0.1:5055", alias="PARLEY_ACTION_SERVER_URL")
+    rasa_timeout_seconds: float = Field(15.0, alias="PARLEY_RASA_TIMEOUT")
+    policies_path: Path = Field(ROOT / "config" / "policies.yml", alias="PARLEY_POLICIES")
+    widget_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
+        alias="PARLEY_WIDGET_ORIGINS",
+    )
+    verification_factors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(VERIFICATION_FACTORS), alias="PARLEY_VERIFICATION_FACTORS"
+    )
+    verification_max_attempts: int = Field(3, ge=1, alias="PARLEY_VERIFICATION_MAX_ATTEMPTS")
+    verification_lockout_minutes: int = Field(30, ge=1, alias="PARLEY_VERIFICATION_LOCKOUT_MINUTES")
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    twilio_messaging_service_sid: str | None = Field(None, alias="TWILIO_MESSAGING_SERVICE_SID")
+    # Points the Twilio REST client at another host (the tests' local stand-in); unset in real use.
+    twilio_api_url: str | None = Field(None, alias="PARLEY_TWILIO_API_URL")
+    # SMS channel rules (SPEC §7): the opt-out statement every SMS carries, and how many segments
+    # one SMS may use before the replies of a turn are split into several.
+    sms_opt_out_text: str = Field("Reply STOP to opt out", alias="PARLEY_SMS_OPT_OUT_TEXT")
+    sms_max_segments: int = Field(3, ge=1, le=10, alias="PARLEY_SMS_MAX_SEGMENTS")
+    # How often the background job sends deferred messages; 0 disables it in this process.
+    jobs_interval_seconds: float = Field(30.0, ge=0, alias="PARLEY_JOBS_INTERVAL_SECONDS")
+    # Portal sign-in for the web chat (SPEC §4, docs/widget.md): the HS256 secret portals sign
+    # tokens with, and the `aud` claim they must carry when set. Unset: portal tokens are refused
+    # (local mode falls back to a development secret so the demo portal page works).
+    portal_token_secret: str | None = Field(None, alias="PARLEY_PORTAL_TOKEN_SECRET")
+    portal_token_audience: str | None = Field(None, alias="PARLEY_PORTAL_TOKEN_AUDIENCE")
+    stripe_secret_key: str | None = Field(None, alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: str | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+    # Points the stripe library at another host (the tests' Stripe stand-in); unset in real use.
+    stripe_api_base: str | None = Field(None, alias="PARLEY_STRIPE_API_BASE")
+
+    @property
+    def twilio_rest_configured(self) -> bool:
+        """Outbound SMS go through Twilio only with credentials and a sender; else the outbox."""
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from_number or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def portal_secret(self) -> str | None:
+        """The secret portal tokens are checked with; only local mode has a fallback."""
+        if self.portal_token_secret or self.env == "production":
+            return self.portal_token_secret
+        return DEV_PORTAL_TOKEN_SECRET
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip()]
+
+    @field_validator("widget_origins", "verification_factors", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("verification_factors")
+    @classmethod
+    def _known_factors(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(VERIFICATION_FACTORS))
+        if unknown or not value:
+            raise ValueError(
+                f"unknown verification factor(s) {unknown}; choose from {VERIFICATION_FACTORS}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "PARLEY_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("DATABASE_URL must point at PostgreSQL in production")
+            if self.portal_token_secret is not None and len(self.portal_token_secret) < 32:
+                raise ValueError("PARLEY_PORTAL_TOKEN_SECRET must be at least 32 characters")
+            if self.twilio_api_url and not self.twilio_api_url.startswith("https://"):
+                raise ValueError("PARLEY_TWILIO_API_URL must be an https:// URL in production")
+            if self.stripe_api_base and not self.stripe_api_base.startswith("https://"):
+                raise ValueError("PARLEY_STRIPE_API_BASE must be an https:// URL in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

@@ -1,0 +1,436 @@
+"""The negotiation as a conversation with memory (SPEC §6): one debtor turn at a time.
+
+`parley.negotiation` decides what to offer; this module decides *which* engine call a debtor's
+turn is, stores every step, and keeps the agreed plan:
+
+- The state of an account's negotiation is the `state` in the terms of its latest
+  `NegotiationEvent`, so a later conversation (or another Rasa replica) resumes where it stopped.
+- Every offer, counteroffer and decision is a `NegotiationEvent` with the policy name, the policy
+  values behind it and the limit that drove it.
+- Nothing is agreed until the debtor answers "yes" to a full summary *in the very next turn*;
+  only then is a `PaymentPlan` stored with its `Installment` schedule, re-checked against the
+  policy on that day.
+- A debtor who cannot meet even the most lenient plan gets a hardship review: an escalation
+  (reason `hardship`, with what they said they can pay) and collection paused, so no more offers.
+
+Texts for the chat live in `actions/texts.py`; the summary and the written confirmation are in
+`parley.negotiation.wording` because they are part of the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from parley.core.clock import debtor_zone, local_date, utcnow
+from parley.core.settings import Settings
+from parley.escalations.queue import open_escalation, pause_collection
+from parley.escalations.summaries import hardship_summary
+from parley.models import (
+    Account,
+    Actor,
+    Conversation,
+    EscalationReason,
+    NegotiationEvent,
+    NegotiationEventKind,
+    PaymentPlan,
+)
+from parley.negotiation import engine
+from parley.negotiation.agreements import live_plan, request_payment_link, store_plan
+from parley.negotiation.engine import Decision, NegotiationState, Proposal
+from parley.negotiation.policies import Policy, account_policy, policy_record
+from parley.negotiation.terms import DebtorOffer, parse_offer
+
+# What the debtor's turn asks for, from the NLU intent (see `MOVES`).
+Move = Literal["options", "pay_in_full", "plan", "offer", "settlement", "affirm", "deny", "inform"]
+MOVES: Final[dict[str, Move]] = {
+    "ask_payment_options": "options",
+    "pay_in_full": "pay_in_full",
+    "request_payment_plan": "plan",
+    "offer_payment": "offer",
+    "ask_settlement": "settlement",
+    "affirm": "affirm",
+    "deny": "deny",
+    "inform": "inform",
+}
+
+# What the bot's last negotiation message waits for: a choice between the opening options,
+# or a yes/no to a full summary.
+Awaiting = Literal["choice", "confirmation"]
+
+TurnKind = Literal[
+    "offer",  # the opening offer (pay in full), with choices; not yet a summary
+    "summary",  # a concrete proposal laid out in full, waiting for yes / no
+    "agreed",  # the debtor said yes to the summary: the plan is stored
+    "recall",  # a plan was already agreed: it is recalled, not renegotiated
+    "hardship",  # hardship review opened; collection paused
+    "paused",  # collection is paused: no offers at all
+    "ask_terms",  # the debtor's words held no terms: ask what they can pay
+    "settled",  # nothing is owed
+    "help",  # nothing to negotiate about in this turn
+]
+
+_EVENT_KIND: Final[dict[str, NegotiationEventKind]] = {
+    "offer": NegotiationEventKind.OFFER,
+    "accept": NegotiationEventKind.ACCEPT,
+    "counter": NegotiationEventKind.COUNTER,
+    "hardship": NegotiationEventKind.ESCALATE,
+}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the bot answers this turn; the actions turn it into words and buttons."""
+
+    kind: TurnKind
+    proposal: Proposal | None = None
+    # offer | accept | counter | resume | update (a pending proposal moved to a valid date)
+    action: str | None = None
+    explanation: str = ""
+    balance_cents: int = 0
+    plan: PaymentPlan | None = None
+    # The message carrying the agreed plan's payment link (SPEC §8), said right after it.
+    payment_link: str | None = None
+
+    @property
+    def negotiating(self) -> bool:
+        """Whether the debtor's next yes / no / figures belong to the negotiation."""
+        return self.kind in ("offer", "summary", "ask_terms")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an account's negotiation stands, read back from its events."""
+
+    state: NegotiationState
+    awaiting: Awaiting | None
+    event_id: int | None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Context:
+    session: Session
+    settings: Settings
+    conversation: Conversation
+    account: Account
+    policy_name: str
+    policy: Policy
+    today: date
+    balance_cents: int
+
+
+# --- the debtor's calendar and policy ------------------------------------------------------
+
+
+# --- reading and writing the record ----------------------------------------------------------
+
+
+def standing(session: Session, account: Account) -> Standing:
+    """The state stored with the account's latest stateful event (a fresh start if none)."""
+    event = session.scalars(
+        select(NegotiationEvent)
+        .where(NegotiationEvent.account_id == account.id)
+        .order_by(NegotiationEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None or "state" not in event.terms:
+        return Standing(NegotiationState(), None, None)
+    awaiting = event.terms.get("awaiting")
+    return Standing(
+        NegotiationState.from_dict(event.terms["state"]),
+        awaiting if awaiting in ("choice", "confirmation") else None,
+        event.id,
+        event.conversation_id,
+    )
+
+
+def _record(
+    ctx: _Context,
+    kind: NegotiationEventKind,
+    actor: Actor,
+    terms: dict[str, Any],
+    policy_values: dict[str, Any] | None = None,
+    limit: str | None = None,
+    note: str | None = None,
+    plan_id: int | None = None,
+) -> NegotiationEvent:
+    values = policy_values or {
+        "balance_cents": ctx.balance_cents,
+        "policy": policy_record(ctx.policy),
+    }
+    event = NegotiationEvent(
+        account_id=ctx.account.id,
+        conversation_id=ctx.conversation.id,
+        plan_id=plan_id,
+        kind=kind,
+        actor=actor,
+        terms=terms,
+        policy_name=ctx.policy_name,
+        policy_values={**values, "today": ctx.today.isoformat()},
+        limit=limit,
+        note=note,
+    )
+    ctx.session.add(event)
+    ctx.session.flush()
+    return event
+
+
+def _offer_terms(offer: DebtorOffer) -> dict[str, Any]:
+    terms = asdict(offer)
+    if offer.first_date is not None:
+        terms["first_date"] = offer.first_date.isoformat()
+    return {key: value for key, value in terms.items() if value not in (None, False)}
+
+
+def _record_debtor(
+    ctx: _Context, kind: NegotiationEventKind, said: str, offer: DebtorOffer | None = None
+) -> None:
+    """The debtor's side: a counteroffer (with the terms read from their words) or a decline.
+    `said` is the message as stored by the gateway, already redacted."""
+    terms = {"offer": _offer_terms(offer)} if offer is not None else {}
+    _record(ctx, kind, Actor.DEBTOR, terms, note=said[:500] or None)
+
+
+def _record_decision(
+    ctx: _Context, decision: Decision, awaiting: Awaiting | None, note: str | None = None
+) -> None:
+    terms: dict[str, Any] = {"state": decision.state.to_dict(), "awaiting": awaiting}
+    if decision.proposal is not None:
+        terms["proposal"] = decision.proposal.to_dict()
+    _record(
+        ctx,
+        _EVENT_KIND[decision.action],
+        Actor.BOT,
+        terms,
+        policy_values=decision.policy_values,
+        limit=decision.limit,
+        note=note or decision.explanation or None,
+    )
+
+
+# --- one debtor turn -------------------------------------------------------------------------
+
+
+def take_turn(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    account: Account,
+    move: Move,
+    said: str,
+    right_after_summary: bool,
+    now: datetime | None = None,
+) -> Turn:
+    """Answer one debtor turn of the negotiation and record it.
+
+    `right_after_summary` must be true only when the bot's previous turn in this conversation
+    was this negotiation: a "yes" agrees only to a summary the debtor has just read.
+    """
+    if account.collection_paused:
+        return Turn("paused")
+    balance = account.balance_cents
+    if balance < 1:
+        return Turn("settled", balance_cents=balance)
+    plan = live_plan(session, account)
+    if plan is not None:
+        return Turn("recall", plan=plan, balance_cents=balance)
+    name, policy = account_policy(settings.policies_path, account.policy)
+    today = local_date(now or utcnow(), debtor_zone(account.zone_names, now))
+    ctx = _Context(session, settings, conversation, account, name, policy, today, balance)
+    now_standing = standing(session, account)
+    state = now_standing.state
+    if state.stage in ("hardship", "agreed"):
+        # Collection resumed after a hardship review, or the agreed plan was cancelled:
+        # the negotiation starts again from the top of the ladder.
+        state = NegotiationState(settlement_round=0)
+        now_standing = Standing(state, None, now_standing.event_id)
+    pending = state.pending
+
+    if move == "affirm":
+        if (
+            pending is not None
+            and now_standing.awaiting == "confirmation"
+            and now_standing.conversation_id == conversation.id
+            and right_after_summary
+        ):
+            return _agree(ctx, state)
+        if pending is not None and now_standing.awaiting == "choice":
+            move = "pay_in_full"
+        elif pending is not None:
+            return _resume(ctx, now_standing)
+        else:
+            return _open(ctx, state)
+
+    if move == "deny":
+        if pending is None:
+            return Turn("help")
+        _record_debtor(ctx, NegotiationEventKind.DECLINE, said)
+        return _show(ctx, engine.decline(balance, policy, ctx.today, state), said)
+
+    if move == "settlement":
+        _record_debtor(ctx, NegotiationEventKind.REQUEST, said)
+        return _show(ctx, engine.ask_settlement(balance, policy, ctx.today, state), said)
+
+    if move == "options":
+        if pending is not None:
+            return _resume(ctx, now_standing)
+        return _open(ctx, state)
+
+    offer = parse_offer(said, ctx.today)
+    if move == "pay_in_full":
+        if offer is None or not offer.lump_sum:
+            offer = DebtorOffer(lump_sum=True, first_date=offer.first_date if offer else None)
+        return _consider(ctx, state, offer, said)
+    if move == "plan":
+        if offer is not None and not offer.lump_sum:
+            return _consider(ctx, state, offer, said)
+        if pending is not None and pending.kind == "installments":
+            return _resume(ctx, now_standing)
+        _record_debtor(ctx, NegotiationEventKind.REQUEST, said)
+        # Asking for a plan declines payment in full, wherever the ladder had got to.
+        start = NegotiationState("full_offered", state.settlement_round, None)
+        return _show(ctx, engine.decline(balance, policy, ctx.today, start), said)
+    # offer / inform: terms in the debtor's words
+    if offer is not None:
+        return _consider(ctx, state, offer, said)
+    if move == "inform" and pending is not None:
+        return _resume(ctx, now_standing)
+    return Turn("ask_terms", balance_cents=balance)
+
+
+def _open(ctx: _Context, state: NegotiationState) -> Turn:
+    decision = engine.open_negotiation(ctx.balance_cents, ctx.policy, ctx.today, state)
+    _record_decision(ctx, decision, "choice")
+    return Turn("offer", decision.proposal, "offer", balance_cents=ctx.balance_cents)
+
+
+def _consider(ctx: _Context, state: NegotiationState, offer: DebtorOffer, said: str) -> Turn:
+    _record_debtor(ctx, NegotiationEventKind.COUNTEROFFER, said, offer)
+    decision = engine.consider_offer(ctx.balance_cents, ctx.policy, ctx.today, state, offer)
+    return _show(ctx, decision, said)
+
+
+def _show(ctx: _Context, decision: Decision, said: str) -> Turn:
+    """Record the engine's decision and lay it out: a summary to confirm, or hardship."""
+    if decision.action == "hardship":
+        return _hardship(ctx, decision, said)
+    _record_decision(ctx, decision, "confirmation")
+    return Turn(
+        "summary",
+        decision.proposal,
+        decision.action,
+        decision.explanation,
+        balance_cents=ctx.balance_cents,
+    )
+
+
+def _resume(ctx: _Context, now_standing: Standing) -> Turn:
+    """Lay out again what is on the table (a later turn or a later conversation).
+
+    A proposal whose dates no longer fit the policy today (it was made days ago) is moved to
+    a valid date by the engine first, and shown as an update.
+    """
+    state = now_standing.state
+    pending = state.pending
+    assert pending is not None  # noqa: S101 - callers check
+    if now_standing.awaiting == "choice":
+        # The opening offer is always "in full, today": make it again with today's date.
+        decision = engine.open_negotiation(ctx.balance_cents, ctx.policy, ctx.today, state)
+        _record_decision(ctx, decision, "choice", note="resumed")
+        return Turn("offer", decision.proposal, "resume", balance_cents=ctx.balance_cents)
+    if engine.violations(ctx.balance_cents, ctx.policy, ctx.today, pending):
+        moved = engine.consider_offer(
+            ctx.balance_cents, ctx.policy, ctx.today, state, DebtorOffer(first_date=ctx.today)
+        )
+        if moved.action == "hardship" or moved.proposal is None:
+            return _open(ctx, NegotiationState())
+        _record_decision(ctx, moved, "confirmation", note="resumed; moved to a valid date")
+        return Turn(
+            "summary",
+            moved.proposal,
+            "update",
+            moved.explanation,
+            balance_cents=ctx.balance_cents,
+        )
+    values = {
+        "balance_cents": ctx.balance_cents,
+        "policy": policy_record(ctx.policy),
+        "resumed_event_id": now_standing.event_id,
+    }
+    _record(
+        ctx,
+        NegotiationEventKind.OFFER,
+        Actor.BOT,
+        {"state": state.to_dict(), "awaiting": "confirmation", "proposal": pending.to_dict()},
+        policy_values=values,
+        note="resumed",
+    )
+    return Turn("summary", pending, "resume", balance_cents=ctx.balance_cents)
+
+
+def _agree(ctx: _Context, state: NegotiationState) -> Turn:
+    """The debtor said yes to the summary they just read: store the plan, if still valid."""
+    pending = state.pending
+    assert pending is not None  # noqa: S101 - callers check
+    if engine.violations(ctx.balance_cents, ctx.policy, ctx.today, pending):
+        # The day (or the balance) changed since the summary: never store an invalid plan.
+        return _resume(ctx, Standing(state, "confirmation", None))
+    plan = store_plan(
+        ctx.session, ctx.conversation, ctx.account, pending, ctx.policy_name, ctx.policy
+    )
+    agreed = engine.agree(state)
+    _record(
+        ctx,
+        NegotiationEventKind.CONFIRM,
+        Actor.DEBTOR,
+        {"state": agreed.to_dict(), "awaiting": None, "proposal": pending.to_dict()},
+        plan_id=plan.id,
+        note="confirmed the summary",
+    )
+    link = request_payment_link(ctx.session, ctx.settings, plan)
+    return Turn(
+        "agreed",
+        pending,
+        "agree",
+        balance_cents=ctx.balance_cents,
+        plan=plan,
+        payment_link=link,
+    )
+
+
+def _hardship(ctx: _Context, decision: Decision, said: str) -> Turn:
+    """Offer a hardship review: escalate with what the debtor can pay, and stop collection."""
+    _record_decision(ctx, decision, None)
+    can_pay = decision.policy_values.get("debtor_can_pay")
+    summary = hardship_summary(
+        ctx.session,
+        ctx.conversation,
+        ctx.account,
+        said,
+        policy_name=ctx.policy_name,
+        can_pay=can_pay,
+        limit=decision.limit,
+        explanation=decision.explanation,
+    )
+    open_escalation(
+        ctx.session, ctx.conversation, EscalationReason.HARDSHIP, "negotiation", summary
+    )
+    pause_collection(ctx.session, ctx.account, EscalationReason.HARDSHIP)
+    return Turn(
+        "hardship",
+        decision.proposal,
+        "hardship",
+        decision.explanation,
+        balance_cents=ctx.balance_cents,
+    )
+
+
+# --- the agreed plan -------------------------------------------------------------------------
+
+
+# --- words: the summary and the written confirmation -----------------------------------------

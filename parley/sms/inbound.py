@@ -1,0 +1,250 @@
+"""One inbound text (SPEC §7), from the signed webhook to the TwiML that answers it.
+
+How an inbound text travels: the webhook's signature is checked (`parley.sms.twilio`); the
+`MessageSid` is claimed in `processed_events` in the same transaction that stores the (redacted)
+message, so a replay is answered with an empty TwiML response and never reaches the bot twice;
+STOP / START / HELP words are answered here without the bot; an opted-out number gets no answer;
+a reply that is just a number is mapped to that button of the previous bot turn; then the bot's
+replies are rendered for SMS (buttons as numbered choices) and packed into as few SMS as fit in
+`sms_max_segments` segments, each ending with the opt-out statement once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from parley.conversations.bot_client import BotClient, OutMessage
+from parley.conversations.state import open_conversation, store_inbound
+from parley.conversations.turns import CARD_DETAILS_TRIGGER
+from parley.core.db import transaction
+from parley.core.errors import BotUnavailable
+from parley.core.settings import Settings
+from parley.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    EventSource,
+    Message,
+    OptOutSource,
+    ProcessedEvent,
+    Sender,
+)
+from parley.sms import optout
+from parley.sms.encoding import smart_encode
+from parley.sms.phones import normalize_phone
+from parley.sms.render import Part, SmsBody, choice_payload, pack, render
+from parley.sms.twilio import OutgoingSms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SmsTurn:
+    """What to answer one inbound text with; `replay` marks a MessageSid seen before."""
+
+    conversation_id: str | None
+    replies: list[OutgoingSms]
+    replay: bool = False
+
+
+class _Replay(Exception):
+    pass
+
+
+def opted_out_text(settings: Settings) -> str:
+    return (
+        f"You're opted out of texts from {settings.company_name}. No more messages will be "
+        "sent. Reply START to opt back in."
+    )
+
+
+def opted_in_text(settings: Settings) -> str:
+    return f"You're opted back in to texts from {settings.company_name}."
+
+
+def help_text(settings: Settings) -> str:
+    return f"{settings.company_name}. For help, contact {settings.company_contact}."
+
+
+UNAVAILABLE_TEXT = "Sorry, we can't reply right now. Please text us again in a few minutes."
+
+
+def find_or_open_conversation(session: Session, phone: str) -> Conversation:
+    """The open SMS conversation of this number, or a new one (a closed one stays closed)."""
+    conversation = session.scalars(
+        select(Conversation)
+        .where(
+            Conversation.channel == Channel.SMS,
+            Conversation.phone == phone,
+            Conversation.status != ConversationStatus.CLOSED,
+        )
+        .order_by(Conversation.created_at.desc(), Conversation.id)
+        .limit(1)
+    ).first()
+    if conversation is None:
+        conversation = open_conversation(session, Channel.SMS, phone=phone)
+    return conversation
+
+
+def last_turn_buttons(session: Session, conversation_id: str) -> list[dict[str, str]]:
+    """The numbered choices of the latest outbound turn (the messages since the debtor's last
+    text, in order), or [] if it offered none."""
+    rows = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(20)
+    )
+    turn: list[Message] = []
+    for row in rows:
+        if row.direction == Direction.INBOUND:
+            break
+        turn.append(row)
+    if not turn or turn[0].sender != Sender.BOT:
+        return []  # an agent or system message came after the choices: they no longer apply
+    buttons: list[dict[str, str]] = []
+    for row in reversed(turn):
+        buttons.extend(
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in row.buttons or []
+        )
+    return buttons
+
+
+@dataclass
+class _Inbound:
+    conversation_id: str
+    phone: str
+    action: str  # bot | silent | stop | start | help
+    bot_text: str = ""
+    texts: list[str] = field(default_factory=list)
+
+
+def handle_inbound_sms(
+    factory: sessionmaker[Session],
+    bot: BotClient,
+    settings: Settings,
+    *,
+    message_sid: str,
+    from_number: str,
+    body: str,
+    now: datetime | None = None,
+) -> SmsTurn:
+    """Store one signed inbound text and work out the SMS that answer it (at most once)."""
+    phone = normalize_phone(from_number) or from_number.strip()[:20]
+    try:
+        inbound = _record_inbound(factory, settings, message_sid, phone, body)
+    except _Replay:
+        log.info("sms replay ignored", extra={"message_sid": message_sid})
+        return SmsTurn(None, [], replay=True)
+    statement = settings.sms_opt_out_text
+    if inbound.action == "silent":
+        return SmsTurn(inbound.conversation_id, [])
+    if inbound.action != "bot":
+        parts = [Part(smart_encode(text)) for text in inbound.texts]
+        # The opt-out confirmation is the last SMS the number gets: it ends with how to opt back
+        # in instead of how to opt out.
+        ending = "" if inbound.action == "stop" else statement
+        return _store_outgoing(
+            factory, settings, inbound.conversation_id, parts, ending, Sender.SYSTEM
+        )
+    sender = Sender.BOT
+    try:
+        replies = bot.send(inbound.conversation_id, inbound.bot_text)
+    except BotUnavailable:
+        replies, sender = [OutMessage(UNAVAILABLE_TEXT)], Sender.SYSTEM
+    parts = render(replies)
+    with transaction(factory) as session:
+        opted_out_now = optout.is_opted_out(session, inbound.phone)
+    ending = statement
+    if opted_out_now:
+        # The bot honoured a plain-language stop this turn: acknowledge, confirm, then silence.
+        parts.append(Part(opted_out_text(settings)))
+        ending = ""
+    return _store_outgoing(factory, settings, inbound.conversation_id, parts, ending, sender)
+
+
+def _record_inbound(
+    factory: sessionmaker[Session], settings: Settings, message_sid: str, phone: str, body: str
+) -> _Inbound:
+    word = optout.keyword(body)
+    with transaction(factory) as session:
+        session.add(ProcessedEvent(source=EventSource.TWILIO, external_id=message_sid[:128]))
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise _Replay from exc
+        conversation = find_or_open_conversation(session, phone)
+        buttons = [] if word else last_turn_buttons(session, conversation.id)
+        opted_out = optout.is_opted_out(session, phone)
+        _message, redacted = store_inbound(
+            session,
+            conversation,
+            body,
+            external_id=message_sid[:64],
+            delivery_status="received",
+        )
+        result = _Inbound(conversation.id, phone, "silent")
+        if word == "stop":
+            said = body.strip().upper()[:64]
+            if optout.opt_out(session, phone, OptOutSource.KEYWORD, said, conversation.id):
+                result.action, result.texts = "stop", [opted_out_text(settings)]
+        elif word == "start":
+            optout.opt_in(session, phone, OptOutSource.KEYWORD, conversation.id)
+            result.action, result.texts = "start", [opted_in_text(settings)]
+        elif opted_out:
+            pass  # stored for the record, never answered
+        elif word == "help":
+            result.action, result.texts = "help", [help_text(settings)]
+        elif conversation.status == ConversationStatus.BOT:
+            result.action = "bot"
+            mapped = choice_payload(redacted.text, buttons)
+            if redacted.card_numbers:
+                result.bot_text = CARD_DETAILS_TRIGGER
+            else:
+                result.bot_text = mapped or redacted.text
+        # else: a person holds the conversation; the console shows the message.
+        return result
+
+
+def _store_outgoing(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    conversation_id: str,
+    parts: Sequence[Part],
+    statement: str,
+    sender: Sender,
+) -> SmsTurn:
+    if statement:
+        bodies = pack(parts, statement, settings.sms_max_segments)
+    else:
+        bodies = [
+            SmsBody(body.text.removesuffix("\n"), body.buttons)
+            for body in pack(parts, "", settings.sms_max_segments)
+        ]
+    replies: list[OutgoingSms] = []
+    with transaction(factory) as session:
+        for body in bodies:
+            message = Message(
+                conversation_id=conversation_id,
+                direction=Direction.OUTBOUND,
+                sender=sender,
+                text=body.text,
+                buttons=body.buttons or None,
+                delivery_status="replied",
+            )
+            session.add(message)
+            session.flush()
+            replies.append(OutgoingSms(body.text, (message.id,)))
+    return SmsTurn(conversation_id, replies)
+
+
+# --- Delivery status callbacks ------------------------------------------------------------------

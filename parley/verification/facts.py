@@ -1,0 +1,83 @@
+"""Reading identity facts out of what a debtor types (SPEC §4): a date of birth, a ZIP and an
+SSN last-4 anywhere in a message, and a last name once the rest is taken out.
+
+Dates are taken out first, with the one date grammar (`parley.core.dates`), so that the year of
+"03/14/1985" is never read as a last four; money is never an identity fact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from parley.verification.factors import find_date_of_birth, parse_ssn4, parse_zip
+
+# Money is never an identity fact: "$1000" is not an SSN last 4.
+_MONEY_SPAN = re.compile(
+    r"\$\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|bucks|usd)\b", re.I
+)
+_ZIP_SPAN = re.compile(r"(?<!\d)\d{5}(?:-\d{4})?(?!\d)")
+_SSN4_SPAN = re.compile(r"(?<![\d-])\d{4}(?![\d-])")
+# Words around a name that are not the name ("my last name is ...", "it's ...", "DOB").
+_FILLER = re.compile(
+    r"\b(?:my|the|last|family|sur|first|full|name'?s?|names|surname|is|it'?s|its|it|was|this|"
+    r"i'?m|im|i|am|called|ok(?:ay)?|sure|yes|yeah|yep|hi|hello|hey|thanks|thank|you|please|pls|"
+    r"and|dob|date|of|birth|born|on|zip|code|postal|ssn|social|security|number|last4|four|"
+    r"digits?|here|in|lives?|at)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"^[^\W\d_]+(?:['’.\-][^\W\d_]+)*\.?$")
+MAX_NAME_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one message contained; `rest` is the text left once the numbers are taken out."""
+
+    dob: date | None
+    zip: str | None
+    ssn4: str | None
+    rest: str
+
+    @property
+    def zip_or_ssn4(self) -> str | None:
+        return self.zip or self.ssn4
+
+
+def extract_facts(text: str, *, today: date | None = None) -> Facts:
+    """Find a date of birth, a ZIP and an SSN last-4 anywhere in a message.
+
+    Dates are taken out first so that the year of "03/14/1985" is never read as a last four.
+    """
+    rest = _MONEY_SPAN.sub(" ", text)
+    dob: date | None = None
+    found = find_date_of_birth(rest, today=today)
+    if found is not None:
+        dob, mention = found
+        rest = rest[: mention.start] + " " + rest[mention.end :]
+    zip5: str | None = None
+    zip_match = _ZIP_SPAN.search(rest)
+    if zip_match is not None:
+        zip5 = parse_zip(zip_match[0])
+        rest = rest[: zip_match.start()] + " " + rest[zip_match.end() :]
+    ssn4 = parse_ssn4(rest)
+    if ssn4 is not None:
+        rest = _SSN4_SPAN.sub(" ", rest, count=1)
+    return Facts(dob=dob, zip=zip5, ssn4=ssn4, rest=rest)
+
+
+def extract_last_name(rest: str) -> str | None:
+    """The last name left in a message once facts and filler words are removed, or None.
+
+    "my last name is O'Brien" gives "O'Brien"; anything with digits or too many words is not a
+    name, so the debtor is asked again rather than checked against a garbled value.
+    """
+    cleaned = _FILLER.sub(" ", rest)
+    words = [word.strip(' ,;:!?"()') for word in cleaned.split()]
+    words = [word for word in words if word and word not in {"-", "'", "."}]
+    if not words or len(words) > MAX_NAME_WORDS:
+        return None
+    if not all(_NAME.match(word) for word in words):
+        return None
+    return " ".join(words)

@@ -1,0 +1,122 @@
+"""parley.verification.check_identity on a real database: matching and lockouts (SPEC §4)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from parley.models import AuditEvent, Conversation
+from parley.verification.check import VerificationResult, check_identity
+from tests.support.accounts import SECRET, make_account
+from tests.support.trackers import conversation
+
+T0 = datetime(2025, 5, 1, 15, 0, tzinfo=timezone.utc)
+
+
+def check(
+    factory: sessionmaker[Session],
+    conversation_id: str,
+    facts: tuple[str, str, str],
+    now: datetime = T0,
+) -> VerificationResult:
+    with factory.begin() as session:
+        if session.get(Conversation, conversation_id) is None:
+            session.add(Conversation(id=conversation_id, channel="web"))
+            session.flush()
+        return check_identity(
+            session,
+            conversation_id=conversation_id,
+            last_name=facts[0],
+            dob=facts[1],
+            zip_or_ssn4=facts[2],
+            secret=SECRET,
+            max_attempts=3,
+            lockout_minutes=30,
+            now=now,
+        )
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The demo debtor, in the test's rolled-back transaction."""
+    with session_factory.begin() as session:
+        session.add(make_account())
+    return session_factory
+
+
+RIGHT = ("Garcia", "1985-03-14", "94107")
+WRONG_DOB = ("Garcia", "1990-01-01", "94107")
+
+
+def test_right_facts_verify_with_zip_or_ssn4_and_full_name(db: sessionmaker[Session]) -> None:
+    assert check(db, "a", RIGHT).status == "verified"
+    assert check(db, "b", ("Maria Garcia", "1985-03-14", "1234")).status == "verified"
+    assert check(db, "c", ("garcía", "1985-03-14", "94107")).status == "verified"
+
+
+def test_lockout_after_three_failures_then_expiry(db: sessionmaker[Session]) -> None:
+    first = check(db, "x", WRONG_DOB, T0)
+    assert (first.status, first.attempts_left) == ("failed", 2)
+    assert (
+        check(db, "x", ("Smith", "1985-03-14", "94107"), T0 + timedelta(minutes=1)).status
+        == "failed"
+    )
+    assert check(db, "x", WRONG_DOB, T0 + timedelta(minutes=2)).status == "locked"
+    assert check(db, "x", RIGHT, T0 + timedelta(minutes=10)).status == "locked"
+    assert check(db, "x", RIGHT, T0 + timedelta(minutes=31)).status == "locked"  # 30 min after lock
+    result = check(db, "x", RIGHT, T0 + timedelta(minutes=33))
+    assert result.status == "verified"
+    with db() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        kinds = [event.kind for event in events]
+        assert "verification.locked" in kinds and "verification.failed" in kinds
+        for event in events:  # ids only, never a fact
+            flat = repr(event.data).lower()
+            assert "garcia" not in flat and "1985" not in flat and "94107" not in flat
+
+
+def test_account_lockout_spans_conversations(db: sessionmaker[Session]) -> None:
+    assert check(db, "one", WRONG_DOB, T0).status == "failed"
+    assert check(db, "one", WRONG_DOB, T0 + timedelta(minutes=1)).status == "failed"
+    # A third guess against the same account from a new conversation reaches the limit.
+    assert check(db, "two", WRONG_DOB, T0 + timedelta(minutes=2)).status == "locked"
+    # The first conversation is refused too, even with the right facts.
+    assert check(db, "one", RIGHT, T0 + timedelta(minutes=3)).status == "locked"
+    # And a third, fresh conversation.
+    assert check(db, "three", RIGHT, T0 + timedelta(minutes=4)).status == "locked"
+    assert check(db, "four", RIGHT, T0 + timedelta(minutes=40)).status == "verified"
+
+
+def test_unknown_names_lock_only_the_conversation(db: sessionmaker[Session]) -> None:
+    for minute in range(3):
+        check(db, "s", ("Nobody", "1990-01-01", "10001"), T0 + timedelta(minutes=minute))
+    assert check(db, "s", RIGHT, T0 + timedelta(minutes=5)).status == "locked"
+    assert check(db, "t", RIGHT, T0 + timedelta(minutes=5)).status == "verified"
+
+
+def test_sms_phone_narrows_candidates_but_never_verifies_alone(db: sessionmaker[Session]) -> None:
+    with db.begin() as session:
+        session.add(make_account(account_ref="DEMO-2", dob="1985-03-14", phone="+14155550199"))
+    conversation(db, "sms-1", channel="sms", phone="+14155550199")
+    result = check(db, "sms-1", RIGHT)
+    assert result.status == "verified"
+    with db() as session:
+        conv = session.get(Conversation, "sms-1")
+        assert conv is not None and conv.account is not None
+        assert conv.account.account_ref == "DEMO-2"
+    conversation(db, "sms-2", channel="sms", phone="+14155550199")
+    assert check(db, "sms-2", ("Garcia", "1985-03-14", "00000")).status == "failed"
+
+
+def test_lockouts_on_each_backend(db: sessionmaker[Session]) -> None:
+    """The same rules on the migrated schema, on SQLite and on PostgreSQL (shared fixture)."""
+    factory = db
+    assert check(factory, "p1", WRONG_DOB, T0).status == "failed"
+    assert check(factory, "p1", WRONG_DOB, T0 + timedelta(minutes=1)).status == "failed"
+    assert check(factory, "p2", WRONG_DOB, T0 + timedelta(minutes=2)).status == "locked"
+    assert check(factory, "p1", RIGHT, T0 + timedelta(minutes=3)).status == "locked"
+    assert check(factory, "p1", RIGHT, T0 + timedelta(minutes=33)).status == "verified"
+    assert check(factory, "p3", ("Nobody", "1990-01-01", "10001"), T0).status == "failed"
