@@ -51,6 +51,8 @@ def negotiate(
     )
     if turn.kind == "paused":
         reply.say(texts.COLLECTION_PAUSED, buttons=[texts.HUMAN])
+    elif turn.kind == "review":
+        reply.say(texts.HARDSHIP_PENDING, buttons=[texts.HUMAN])
     elif turn.kind == "help":
         reply.respond("utter_how_can_i_help")
     else:

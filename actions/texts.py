@@ -101,8 +101,12 @@ RECALL_INTRO = "You already have an agreed plan:"
 RECALL_NEXT = "A secure payment link will follow separately. To change the plan, ask for a person."
 HARDSHIP_REVIEW = (
     "I don't want to set up something you can't keep up with, so I've asked a specialist to "
-    "review your situation (a hardship review). Collection is on hold meanwhile, and they'll "
-    "follow up with you here."
+    "review your situation (a hardship review). They'll follow up with you here, and I won't "
+    "ask you for a payment until they have."
+)
+HARDSHIP_PENDING = (
+    "A specialist is reviewing your situation, so I won't set up a payment right now. "
+    "They'll follow up with you here."
 )
 ASK_TERMS = (
     'What could you pay, and how often? For example "$50 a month", "6 payments" or '

@@ -9,15 +9,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console_auth import current_login
 from api.deps import get_state
 from api.routes import chat, chat_ws, console, console_api, demo, health, live, sms, widget
 from api.routes import payments as payments_routes
+from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
 from parley.conversations.bot_client import RasaRestClient
+from parley.conversations.ordering import make_turn_locks
 from parley.core.db import make_engine, make_session_factory
 from parley.core.errors import ParleyError
+from parley.core.limits import RateLimits
 from parley.core.settings import Settings, get_settings
 from parley.jobs.runner import JobRunner
 
@@ -28,9 +32,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        bot = RasaRestClient(settings.rasa_urls, timeout=settings.rasa_timeout_seconds)
+        bot = RasaRestClient(
+            settings.rasa_urls,
+            timeout=settings.rasa_timeout_seconds,
+            token=settings.rasa_token,
+            cooldown=settings.rasa_cooldown_seconds,
+        )
+        locks = make_turn_locks(
+            settings.redis_url, settings.turn_lock_seconds, settings.turn_wait_seconds
+        )
         sessions = make_session_factory(engine)
-        app.state.parley = AppState(settings=settings, engine=engine, sessions=sessions, bot=bot)
+        app.state.parley = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            bot=bot,
+            locks=locks,
+            limits=RateLimits(settings.redis_url),
+        )
         # Deferred SMS (quiet hours) are sent by an in-process job; state is in the database.
         jobs = (
             JobRunner(sessions, settings, settings.jobs_interval_seconds)
@@ -44,10 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if jobs is not None:
                 jobs.stop()
-            bot.close()
+            await bot.close()
+            await locks.close()
             engine.dispose()
 
     app = FastAPI(title="Parley", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
+    app.add_middleware(SecurityHeaders, https=settings.public_url.lower().startswith("https://"))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.widget_origins,
@@ -59,15 +83,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _parley_error(request: Request, exc: ParleyError) -> Response:
         """The one handler for every expected failure: the console's pages get the console's
         error page, everything else a JSON error with the code and message."""
-        if (
-            request.url.path.startswith("/console")
-            and request.method != "GET"
-            or (request.url.path.startswith("/console/conversations"))
-        ):
+        if request.url.path.startswith("/console"):
             login = await current_login(request, get_state(request))
             return console.error_page(request, login, exc)
         return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Framework errors (unknown path, wrong method, body too large) in the same shape."""
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+        return JSONResponse(
+            {"error": {"code": codes.get(exc.status_code, "http_error"), "message": exc.detail}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RequestValidationError)

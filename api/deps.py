@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.state import AppState
-from parley.conversations.bot_client import RasaRestClient
 from parley.core.errors import Forbidden
 from parley.core.settings import Settings
 
@@ -33,10 +32,6 @@ def get_settings_dep(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_session_factory(state: StateDep) -> sessionmaker[Session]:
-    return state.sessions
-
-
 def get_session(state: StateDep) -> Iterator[Session]:
     with state.sessions() as session:
         try:
@@ -45,10 +40,6 @@ def get_session(state: StateDep) -> Iterator[Session]:
             session.rollback()
             raise
         session.commit()
-
-
-def get_bot(state: StateDep) -> RasaRestClient:
-    return state.bot
 
 
 def require_allowed_origin(
@@ -73,8 +64,12 @@ def origin_allowed(origin: str | None, same_origin: str, allowed: list[str]) -> 
     return origin == same_origin or origin in allowed
 
 
+def client_key(request: Request) -> str:
+    """Who is asking, for the rate limits: the client address (uvicorn sets it from the
+    proxy's X-Forwarded-For only for the proxies it trusts: `--forwarded-allow-ips`)."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
-BotDep = Annotated[RasaRestClient, Depends(get_bot)]
 AllowedOrigin = Depends(require_allowed_origin)

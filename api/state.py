@@ -8,6 +8,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.bot_client import RasaRestClient
+from parley.conversations.ordering import TurnLocks
+from parley.core.limits import RateLimits
 from parley.core.settings import Settings
 
 
@@ -17,3 +19,5 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     bot: RasaRestClient
+    locks: TurnLocks
+    limits: RateLimits

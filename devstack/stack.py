@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "var" / "models" / "parley.tar.gz"
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"  # noqa: S105 - test only
+TEST_RASA_TOKEN = "test-rasa-token-0123456789abcdef0123456789"  # noqa: S105 - test only
 
 
 def free_port() -> int:
@@ -111,6 +112,11 @@ def running_stack(
             "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
             "PARLEY_STRIPE_API_BASE": stripe.url,
             "RASA_TELEMETRY_ENABLED": "false",
+            "PARLEY_RASA_TOKEN": TEST_RASA_TOKEN,
+            # The suites drive many sessions and attempts from one address on purpose.
+            "PARLEY_RATE_LIMIT_SESSIONS": "10000/minute",
+            "PARLEY_RATE_LIMIT_VERIFICATION": "10000/minute",
+            "PARLEY_RATE_LIMIT_LOGIN": "1000/minute",
             **(extra_env or {}),
         }
         stack = Stack(
@@ -158,6 +164,9 @@ def running_stack(
                         str(workdir / "endpoints.yml"),
                         "--credentials",
                         str(ROOT / "bot" / "credentials.yml"),
+                        "--enable-api",
+                        "--auth-token",
+                        env["PARLEY_RASA_TOKEN"],
                         "--interface",
                         "127.0.0.1",
                         "--port",

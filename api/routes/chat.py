@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, field_validator
 
-from api.deps import AllowedOrigin, BotDep, SessionDep, SessionFactoryDep, SettingsDep
+from api.deps import AllowedOrigin, SessionDep, StateDep, client_key
+from api.state import AppState
 from parley.conversations import turns
+from parley.core.db import transaction
+from parley.core.errors import TooManyRequests
 from parley.models import Channel
 from parley.verification import portal_tokens
+from parley.verification.check import failed_attempts
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
 
@@ -32,7 +38,8 @@ class TranscriptMessage(ChatMessage):
     id and tells debtor, bot and agent messages apart after a reload."""
 
     id: int
-    sender: Literal["debtor", "bot", "agent"]
+    sender: Literal["debtor", "bot", "agent", "system"]
+    at: datetime
 
 
 class SessionCreate(BaseModel):
@@ -48,6 +55,8 @@ class SessionCreated(BaseModel):
 class MessageIn(BaseModel):
     model_config = {"extra": "forbid"}
     text: str = Field(min_length=1, max_length=2000)
+    # The payload of the button pressed (only one the bot just offered is used as such).
+    payload: str | None = Field(None, max_length=200)
 
     @field_validator("text")
     @classmethod
@@ -71,26 +80,36 @@ def _out(result: turns.TurnResult) -> list[ChatMessage]:
     return [ChatMessage.model_validate(m.as_dict()) for m in result.messages]
 
 
-@router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionCreated)
-def create_session(
-    factory: SessionFactoryDep,
-    bot: BotDep,
-    settings: SettingsDep,
-    body: SessionCreate | None = None,
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionCreated,
+    responses={401: {"description": "Portal token refused"}, 429: {}, 503: {}},
+)
+async def create_session(
+    request: Request, state: StateDep, body: SessionCreate | None = None
 ) -> SessionCreated:
+    """Start a chat; the greeting comes back. With a portal token (a one-time, signed hand-off
+    from the creditor's portal) the chat starts verified. Anonymous starts are rate-limited per
+    client; when the assistant cannot greet, the answer is 503 and nothing is left behind."""
+    settings = state.settings
+    await asyncio.to_thread(
+        state.limits.require,
+        settings.rate_limit_sessions,
+        "sessions",
+        client_key(request),
+        message="Too many chats started from here. Please wait a few minutes.",
+    )
     account_id = None
     if body is not None and body.portal_token is not None:
-        # Checked before anything is created: a refused token leaves no conversation (401).
-        with factory() as session:
-            account_id = portal_tokens.account_for_token(
-                session,
-                body.portal_token,
-                settings.portal_secret,
-                audience=settings.portal_token_audience,
-            ).id
-    result = turns.start_conversation(
-        factory,
-        bot,
+        token = body.portal_token
+        # Checked (and used up) before anything is created: a refused token leaves no
+        # conversation (401).
+        account_id = await asyncio.to_thread(_sign_in, state, token)
+    result = await turns.start_conversation(
+        state.sessions,
+        state.bot,
+        state.locks,
         channel=Channel.WEB,
         account_id=account_id,
         verified_by="portal_token" if account_id is not None else None,
@@ -98,16 +117,57 @@ def create_session(
     return SessionCreated(session_id=result.conversation_id, messages=_out(result))
 
 
-@router.post("/sessions/{session_id}/messages", response_model=TurnOut)
-def post_message(
-    session_id: str, body: MessageIn, factory: SessionFactoryDep, bot: BotDep
+def _sign_in(state: AppState, token: str) -> int:
+    with transaction(state.sessions) as session:
+        return portal_tokens.sign_in(
+            session,
+            token,
+            state.settings.portal_secret,
+            audience=state.settings.portal_token_audience,
+        ).id
+
+
+@router.post(
+    "/sessions/{session_id}/messages",
+    response_model=TurnOut,
+    responses={404: {}, 429: {}, 503: {}},
+)
+async def post_message(
+    request: Request, session_id: str, body: MessageIn, state: StateDep
 ) -> TurnOut:
-    result = turns.handle_inbound(factory, bot, session_id, body.text)
-    return TurnOut(messages=_out(result), status=str(result.status))
+    """One debtor message and the replies to it. A pressed button sends its title as `text`
+    and its `payload`; text is always read as text. Too many failed identity checks from one
+    client are refused (429) for a while."""
+    client = client_key(request)
+    verification = state.settings.rate_limit_verification
+    if not await asyncio.to_thread(state.limits.allowed, verification, "verify", client):
+        raise TooManyRequests(
+            "rate_limited", "Too many attempts from here. Please try again later."
+        )
+    failures_before = await asyncio.to_thread(_failed_checks, state, session_id)
+    result = await turns.handle_inbound(
+        state.sessions,
+        state.bot,
+        state.locks,
+        state.settings,
+        session_id,
+        body.text,
+        body.payload,
+    )
+    failed = await asyncio.to_thread(_failed_checks, state, session_id) - failures_before
+    if failed > 0:
+        await asyncio.to_thread(state.limits.hit, verification, "verify", client, cost=failed)
+    return TurnOut(messages=_out(result), status=str(result.status))  # type: ignore[arg-type]
+
+
+def _failed_checks(state: AppState, session_id: str) -> int:
+    with state.sessions() as session:
+        return failed_attempts(session, session_id)
 
 
 @router.get("/sessions/{session_id}/messages", response_model=Transcript)
 def get_transcript(session_id: str, session: SessionDep) -> Transcript:
+    """The debtor-visible transcript (what the widget shows after a reload)."""
     rows, status_ = turns.transcript(session, session_id)
     return Transcript(
         messages=[
@@ -116,8 +176,9 @@ def get_transcript(session_id: str, session: SessionDep) -> Transcript:
                 buttons=m.buttons or None,
                 id=m.id,
                 sender=str(m.sender),  # type: ignore[arg-type]
+                at=m.created_at,
             )
             for m in rows
         ],
-        status=str(status_),
+        status=str(status_),  # type: ignore[arg-type]
     )

@@ -24,13 +24,14 @@ from api.console_auth import (
     secure_cookies,
     set_session_cookie,
 )
-from api.deps import SessionDep, SettingsDep, StateDep
+from api.deps import SessionDep, SettingsDep, StateDep, client_key
 from api.state import AppState
 from parley.console import users, views, work
 from parley.console.users import LoginSession
 from parley.conversations import live
 from parley.core.errors import Forbidden, ParleyError
 from parley.core.money import format_cents
+from parley.records.audit import Kind, record
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 HERE = Path(__file__).resolve().parent.parent
@@ -40,6 +41,7 @@ STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 LIVE_POLL_SECONDS = 1.0
 LIVE_MAX_SECONDS = 300.0  # the browser reconnects; bounds a stream's life on shutdown
 BAD_LOGIN = "Invalid username or password."
+TOO_MANY_LOGINS = "Too many attempts. Please wait a few minutes and try again."
 
 
 def _page(
@@ -125,7 +127,18 @@ def login_submit(
             None,
             Forbidden("csrf_failed", "The login form expired. Reload the page and try again."),
         )
-    user = users.authenticate(session, username, password)
+    client = client_key(request)
+    name = username.strip().lower()[:64]
+    limit = state.settings.rate_limit_login
+    allowed = state.limits.hit(limit, "login", client) and state.limits.hit(
+        limit, "login-user", name
+    )
+    if not allowed:
+        # Too many tries from this address, or at this name: refused without checking the
+        # password (so guessing gets no answer at all), and on record.
+        record(session, Kind.CONSOLE_LOGIN_REFUSED, username=name, client=client[:64])
+        return _login_form(request, state, error=TOO_MANY_LOGINS, status_code=429)
+    user = users.authenticate(session, username, password, client=client)
     token = users.start_session(session, user) if user is not None else None
     if token is None:
         return _login_form(request, state, error=BAD_LOGIN, status_code=401)
@@ -189,8 +202,13 @@ def _see(url: str) -> RedirectResponse:
 
 
 @router.post("/conversations/{conversation_id}/claim")
-def claim(conversation_id: str, session: SessionDep, login: LoginDep) -> Response:
-    work.claim(session, login, conversation_id)
+def claim(
+    conversation_id: str,
+    session: SessionDep,
+    login: LoginDep,
+    take_over: Annotated[bool, Form()] = False,
+) -> Response:
+    work.claim(session, login, conversation_id, take_over=take_over)
     return _see(_back(conversation_id))
 
 

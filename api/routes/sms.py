@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 from twilio.twiml.messaging_response import MessagingResponse
@@ -61,15 +60,14 @@ async def inbound_sms(form: SignedForm, state: StateDep) -> Response:
     sender = _field(form, "From")
     if not message_sid or not sender:
         raise InvalidRequest("invalid_request", "MessageSid and From are required.")
-    turn = await run_in_threadpool(
-        lambda: inbound.handle_inbound_sms(
-            state.sessions,
-            state.bot,
-            state.settings,
-            message_sid=message_sid,
-            from_number=sender,
-            body=_field(form, "Body"),
-        )
+    turn = await inbound.handle_inbound_sms(
+        state.sessions,
+        state.bot,
+        state.locks,
+        state.settings,
+        message_sid=message_sid,
+        from_number=sender,
+        body=_field(form, "Body"),
     )
     return Response(twilio.twiml(turn.replies, state.settings), media_type=TWIML)
 

@@ -158,7 +158,7 @@
     var group = el("div", { class: "replies", role: "group", "aria-label": "Quick replies" });
     buttons.forEach(function (b) {
       var button = el("button", { type: "button" }, b.title);
-      button.addEventListener("click", function () { sendText(b.payload, b.title); });
+      button.addEventListener("click", function () { sendText(b.title, b.payload); });
       group.append(button);
     });
     log.append(group);
@@ -252,14 +252,17 @@
   }
 
   var pending = Promise.resolve();
-  function sendText(text, shown) {
+  // A pressed quick reply sends its title (what the debtor sees and said) and its payload; only
+  // a payload the assistant just offered is read as one, everything else is read as text.
+  function sendText(text, payload) {
     clearReplies();
-    show(shown || text, "debtor");
+    show(text, "debtor");
     save({ at: Date.now() });
     pending = pending.then(function () {
       if (!sessionId) return;
       log.setAttribute("aria-busy", "true");
-      return api("POST", "/api/chat/sessions/" + encodeURIComponent(sessionId) + "/messages", { text: text })
+      var body = payload ? { text: text, payload: payload } : { text: text };
+      return api("POST", "/api/chat/sessions/" + encodeURIComponent(sessionId) + "/messages", body)
         .then(function (res) {
           if (!res.ok) { show(errorText(res), "error"); return; }
           showBotMessages(res.body.messages);

@@ -115,11 +115,32 @@ def _read_text(source: TextIO | str | Path) -> tuple[str, str]:
     return source.read().removeprefix("\ufeff"), Path(str(getattr(source, "name", "<stream>"))).name
 
 
+class _Malformed(ValueError):
+    """The CSV itself cannot be read past `line` (an oversized field, a NUL byte...)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the physical line each starts on (quoted fields may span lines)."""
+    """CSV records with the physical line each starts on (quoted fields may span lines).
+
+    A record the csv module cannot read ends the file with `_Malformed` naming its line: what
+    follows it cannot be told apart reliably, so nothing past it is guessed at."""
     reader = csv.reader(io.StringIO(text, newline=""))
     start = 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                reason = f"a field is longer than {csv.field_size_limit()} characters"
+            else:
+                reason = f"not readable as CSV ({exc})"
+            raise _Malformed(start, reason) from None
         if any(cell.strip() for cell in record):
             yield start, record
         start = reader.line_num + 1
@@ -272,7 +293,15 @@ def _validate(
 
 
 def _parse(text: str, policy_names: set[str], today: date) -> tuple[list[_Row], list[RowError]]:
-    records = _records(text)
+    try:
+        return _parse_records(_records(text), policy_names, today)
+    except _Malformed as exc:
+        return [], [RowError(exc.line, exc.reason)]
+
+
+def _parse_records(
+    records: Iterator[tuple[int, list[str]]], policy_names: set[str], today: date
+) -> tuple[list[_Row], list[RowError]]:
     first = next(records, None)
     if first is None:
         return [], [RowError(1, "file is empty; expected a header row")]

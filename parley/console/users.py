@@ -115,13 +115,18 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this name and password, or None (whichever part was wrong)."""
-    user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
-    if user is None or not user.active:
-        _check(_dummy_hash(), password)
-        return None
-    if not _check(user.password_hash, password):
+def authenticate(
+    session: Session, username: str, password: str, *, client: str = ""
+) -> User | None:
+    """The active user with this name and password, or None (whichever part was wrong). A
+    failure is audited with the name as typed and the client address (operators' data, never
+    a debtor's)."""
+    name = username.strip().lower()
+    user = session.scalars(select(User).where(User.username == name)).first()
+    if user is None or not user.active or not _check(user.password_hash, password):
+        if user is None or not user.active:
+            _check(_dummy_hash(), password)
+        record(session, Kind.CONSOLE_LOGIN_FAILED, username=name[:64], client=client[:64])
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -17,6 +17,7 @@ from parley.console.users import LoginSession, can
 from parley.console.views import holder_id
 from parley.conversations.state import get_conversation
 from parley.core.clock import utcnow
+from parley.core.db import locked
 from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation
@@ -98,20 +99,36 @@ def _active(session: Session, conversation: Conversation) -> list[Escalation]:
     )
 
 
-def claim(session: Session, actor: LoginSession, conversation_id: str) -> Conversation:
-    """Take the conversation: the bot stops answering and the actor holds it. Taking one that
-    another user holds needs `take_over`. Claiming a bot conversation with no escalation opens
-    one (`human_requested`, sub-reason `taken_over`) so every human-held chat is on record."""
+def claim(
+    session: Session, actor: LoginSession, conversation_id: str, *, take_over: bool = False
+) -> Conversation:
+    """Take the conversation: the bot stops answering and the actor holds it.
+
+    Claiming is atomic: the conversation row is locked before anything is read
+    (`parley.core.db.locked`), so of two people claiming at once one wins and the other is told
+    it is taken. Taking one that another user holds needs the
+    `take_over` permission *and* asking for it (`take_over=True`): a plain claim never silently
+    takes a chat from a colleague. Claiming a bot conversation with no escalation opens one
+    (`human_requested`, sub-reason `taken_over`) so every human-held chat is on record."""
     require(actor, "claim")
-    conversation = get_conversation(session, conversation_id)
+    conversation = locked(session, Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("conversation_not_found", "No such chat session.")
     if conversation.status == ConversationStatus.CLOSED:
         raise Conflict("conversation_closed", "This conversation is closed.")
     active = _active(session, conversation)
     holder = holder_id(active)
     if holder == actor.user_id and conversation.status == ConversationStatus.HUMAN:
         return conversation
-    if holder is not None and holder != actor.user_id and not can(actor.role, "take_over"):
-        raise Conflict("held_by_other", "Another team member holds this conversation.")
+    if holder is not None and holder != actor.user_id:
+        if not can(actor.role, "take_over"):
+            raise Conflict("held_by_other", "Another team member holds this conversation.")
+        if not take_over:
+            raise Conflict(
+                "held_by_other",
+                "Another team member has just claimed this conversation. "
+                "Reload it, and use Take over if you mean to take it from them.",
+            )
     if not active:
         escalation, _created = open_escalation(
             session,

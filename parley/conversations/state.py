@@ -145,3 +145,28 @@ def record_understanding(
     if message is not None and message.intent is None:
         message.intent = intent[:64]
         message.confidence = round(confidence, 4)
+
+
+def offered_buttons(session: Session, conversation_id: str) -> list[dict[str, str]]:
+    """The numbered choices of the latest outbound turn (the messages since the debtor's last
+    text, in order), or [] if it offered none."""
+    rows = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(20)
+    )
+    turn: list[Message] = []
+    for row in rows:
+        if row.direction == Direction.INBOUND:
+            break
+        turn.append(row)
+    if not turn or turn[0].sender != Sender.BOT:
+        return []  # an agent or system message came after the choices: they no longer apply
+    buttons: list[dict[str, str]] = []
+    for row in reversed(turn):
+        buttons.extend(
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in row.buttons or []
+        )
+    return buttons

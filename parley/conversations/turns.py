@@ -1,33 +1,74 @@
-"""One debtor turn in the web chat: redact, store, hand to the bot, store the replies.
+"""One debtor turn, on any channel: redact, store, hand to the bot (or to the waiting person),
+store the replies (SPEC §7).
 
 These flows take the session factory, because the inbound message is committed before the bot
-is called: a bot outage loses nothing, the debtor's words are on record and the caller gets a
-clear error to retry. The SMS channel's turn (`parley.sms.inbound`) shares the pieces.
+is called: a bot outage loses nothing, the debtor's words are on record. They are asynchronous:
+the database work runs in worker threads, the bot call is awaited, so a slow bot holds no
+thread. A turn holds its conversation's lock from the first store to the last (`TurnLocks`), so
+the messages of one conversation are handled one at a time, in order, on any replica.
+
+Never silent: a turn the bot could not answer (down, failed, or an empty answer) gets an
+apology; the second in a row hands the conversation to a person (`bot_failure`), and the bot's
+side of the conversation is reset before its next turn, so it is never left mute once the failed
+part is back. While a person is due to answer, each message gets a short note saying so (at most
+every few minutes), and a typed card number is always answered.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.bot_client import BotClient, OutMessage
-from parley.conversations.state import get_conversation, open_conversation, store_inbound
+from parley.conversations.ordering import TurnLocks
+from parley.conversations.state import (
+    get_conversation,
+    offered_buttons,
+    open_conversation,
+    store_inbound,
+)
+from parley.conversations.waiting import TeamHours, waiting_note
+from parley.core.clock import utcnow
 from parley.core.db import transaction
+from parley.core.errors import BotUnavailable
+from parley.core.settings import Settings
+from parley.escalations.rules import escalate
 from parley.models import (
+    AuditEvent,
     Channel,
+    Conversation,
     ConversationStatus,
     Direction,
+    EscalationReason,
     Message,
     Sender,
 )
+from parley.records.redaction import Redacted
 
 # Sent to Rasa instead of the debtor's words when they typed a card number: the bot answers with
 # the "no card details in chat" reply and the number itself never reaches the NLU.
 CARD_DETAILS_TRIGGER = "/card_details"
 GREETING_TRIGGER = "/greet"
-DEBTOR_VISIBLE_SENDERS = (Sender.DEBTOR, Sender.BOT, Sender.AGENT)
+DEBTOR_VISIBLE_SENDERS = (Sender.DEBTOR, Sender.BOT, Sender.AGENT, Sender.SYSTEM)
+
+APOLOGY = "Sorry, I'm having trouble answering right now. Please try again in a moment."
+HANDED_OVER = (
+    "Sorry, I'm still having trouble. I've asked a team member to pick this up; they'll reply here."
+)
+NO_CARDS = (
+    "For your security, please don't send card details here. A team member can send you a "
+    "secure payment link instead."
+)
+CLOSED = "This chat has ended. You can start a new chat at any time."
+NEW_CHAT = {"title": "Start a new chat", "payload": "/new_chat"}
+# Debtor text is always text (SPEC §7): a leading slash would be read by Rasa as an intent.
+_COMMAND = ("/",)
 
 
 @dataclass(frozen=True)
@@ -37,9 +78,27 @@ class TurnResult:
     status: ConversationStatus
 
 
-def start_conversation(
+@dataclass(frozen=True)
+class _Received:
+    status: ConversationStatus
+    bot_text: str = ""
+    repair: bool = False
+    replies: list[OutMessage] = field(default_factory=list)
+
+
+def as_text(text: str) -> str:
+    """What the debtor typed, made safe for the NLU: a message Rasa would parse as an intent
+    command (`/affirm`, `/request_human{...}`) loses its leading slashes; the words stay."""
+    stripped = text.lstrip()
+    while stripped.startswith(_COMMAND):
+        stripped = stripped[1:].lstrip()
+    return stripped or text.replace("/", " ").strip() or "."
+
+
+async def start_conversation(
     factory: sessionmaker[Session],
     bot: BotClient,
+    locks: TurnLocks,
     *,
     channel: Channel,
     phone: str | None = None,
@@ -50,33 +109,195 @@ def start_conversation(
 
     `verified_by` (e.g. "portal_token") starts it verified for `account_id`: the bot's session
     start reads that from the row, so the greeting offers help instead of asking for identity.
+    When the bot cannot greet, the half-made conversation is removed and `BotUnavailable`
+    raised: the caller answers 503 and nothing is left behind.
     """
+
+    def create() -> str:
+        with transaction(factory) as session:
+            conversation = open_conversation(
+                session, channel, phone=phone, account_id=account_id, verified_by=verified_by
+            )
+            return conversation.id
+
+    conversation_id = await asyncio.to_thread(create)
+    async with locks.hold(conversation_id):
+        try:
+            replies = await bot.send(conversation_id, GREETING_TRIGGER)
+        except BotUnavailable:
+            await asyncio.to_thread(_discard, factory, conversation_id)
+            with suppress(BotUnavailable):
+                await bot.reset(conversation_id)
+            raise
+        return await asyncio.to_thread(_stored, factory, conversation_id, replies, Sender.BOT)
+
+
+def _discard(factory: sessionmaker[Session], conversation_id: str) -> None:
+    """Remove a conversation that never started (nothing was said in it)."""
     with transaction(factory) as session:
-        conversation = open_conversation(
-            session, channel, phone=phone, account_id=account_id, verified_by=verified_by
+        session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+        session.execute(delete(AuditEvent).where(AuditEvent.conversation_id == conversation_id))
+        session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+
+
+async def handle_inbound(
+    factory: sessionmaker[Session],
+    bot: BotClient,
+    locks: TurnLocks,
+    settings: Settings,
+    conversation_id: str,
+    text: str,
+    payload: str | None = None,
+) -> TurnResult:
+    """One web-chat message; `payload` is a button of the bot's last turn that the debtor
+    pressed (its title is `text`): only a payload the bot offered is passed on as one."""
+    async with locks.hold(conversation_id):
+        received = await asyncio.to_thread(
+            _receive, factory, settings, conversation_id, text, payload
         )
-        conversation_id = conversation.id
-    replies = bot.send(conversation_id, GREETING_TRIGGER)
-    return store_replies(factory, conversation_id, replies)
+        if received.status != ConversationStatus.BOT:
+            return TurnResult(conversation_id, received.replies, received.status)
+        answer = await ask_bot(
+            factory, bot, conversation_id, received.bot_text, repair=received.repair
+        )
+        return await asyncio.to_thread(
+            _stored, factory, conversation_id, answer.replies, answer.sender
+        )
 
 
-def handle_inbound(
-    factory: sessionmaker[Session], bot: BotClient, conversation_id: str, text: str
+def _receive(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    conversation_id: str,
+    text: str,
+    payload: str | None,
+) -> _Received:
+    with transaction(factory) as session:
+        conversation = get_conversation(session, conversation_id)
+        offered = {b["payload"] for b in offered_buttons(session, conversation_id)}
+        _message, redacted = store_inbound(session, conversation, text)
+        if conversation.status == ConversationStatus.BOT:
+            chosen = payload if payload in offered and not redacted.changed else None
+            return _Received(
+                ConversationStatus.BOT,
+                chosen or bot_text_for(redacted),
+                repair=conversation.bot_repair,
+            )
+        replies = not_for_the_bot(session, settings, conversation, redacted)
+        _store(session, conversation_id, replies, Sender.SYSTEM)
+        return _Received(conversation.status, replies=replies)
+
+
+def bot_text_for(redacted: Redacted) -> str:
+    """What the bot is sent for a stored message."""
+    return CARD_DETAILS_TRIGGER if redacted.card_numbers else as_text(redacted.text)
+
+
+def not_for_the_bot(
+    session: Session, settings: Settings, conversation: Conversation, redacted: Redacted
+) -> list[OutMessage]:
+    """What a message to a conversation the bot does not hold is answered with: the card
+    guard, the waiting note, or the offer of a new chat once it is closed (not stored)."""
+    if conversation.status == ConversationStatus.CLOSED:
+        return [OutMessage(CLOSED, [NEW_CHAT])]
+    replies: list[OutMessage] = []
+    if redacted.card_numbers:
+        replies.append(OutMessage(NO_CARDS))
+    hours = TeamHours.parse(settings.team_hours, settings.team_timezone)
+    every = timedelta(minutes=settings.waiting_reply_minutes)
+    note = waiting_note(session, conversation, hours, every, utcnow())
+    if note is not None:
+        replies.append(OutMessage(note))
+    return replies
+
+
+@dataclass(frozen=True)
+class BotAnswer:
+    """What the bot said (or, when it could not answer, what the debtor is told instead)."""
+
+    replies: list[OutMessage]
+    sender: Sender
+
+
+async def ask_bot(
+    factory: sessionmaker[Session],
+    bot: BotClient,
+    conversation_id: str,
+    text: str,
+    *,
+    repair: bool,
+) -> BotAnswer:
+    """Send one message to the bot; a failure is answered (see the module docstring). Used by
+    every channel; the channel stores the replies in its own shape."""
+    try:
+        if repair:
+            await bot.reset(conversation_id)
+        replies = await bot.send(conversation_id, text)
+    except BotUnavailable:
+        return await asyncio.to_thread(_failed, factory, conversation_id)
+    await asyncio.to_thread(_recovered, factory, conversation_id)
+    return BotAnswer(replies, Sender.BOT)
+
+
+def _recovered(factory: sessionmaker[Session], conversation_id: str) -> None:
+    with transaction(factory) as session:
+        conversation = get_conversation(session, conversation_id)
+        if conversation.bot_failures or conversation.bot_repair:
+            conversation.bot_failures, conversation.bot_repair = 0, False
+
+
+def _stored(
+    factory: sessionmaker[Session],
+    conversation_id: str,
+    replies: Sequence[OutMessage],
+    sender: Sender,
 ) -> TurnResult:
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
-        _message, redacted = store_inbound(session, conversation, text)
-        status = conversation.status
-    if status != ConversationStatus.BOT:
-        # A human holds (or will hold) the conversation: the message waits for the console.
-        return TurnResult(conversation_id, [], status)
-    nlu_text = CARD_DETAILS_TRIGGER if redacted.card_numbers else redacted.text
-    replies = bot.send(conversation_id, nlu_text)
-    return store_replies(factory, conversation_id, replies)
+        _store(session, conversation_id, replies, sender)
+        return TurnResult(conversation_id, list(replies), conversation.status)
+
+
+def _failed(factory: sessionmaker[Session], conversation_id: str) -> BotAnswer:
+    """An apology; the second failure in a row goes to a person (`bot_failure`)."""
+    with transaction(factory) as session:
+        conversation = get_conversation(session, conversation_id)
+        conversation.bot_failures = (conversation.bot_failures or 0) + 1
+        conversation.bot_repair = True
+        if conversation.bot_failures < 2:
+            return BotAnswer([OutMessage(APOLOGY)], Sender.SYSTEM)
+        said = _last_words(session, conversation)
+        escalate(session, conversation, EscalationReason.BOT_FAILURE, said)
+        return BotAnswer([OutMessage(HANDED_OVER)], Sender.SYSTEM)
+
+
+def _last_words(session: Session, conversation: Conversation) -> str:
+    text = session.scalars(
+        select(Message.text)
+        .where(Message.conversation_id == conversation.id, Message.sender == Sender.DEBTOR)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    return text or ""
+
+
+def _store(
+    session: Session, conversation_id: str, replies: Sequence[OutMessage], sender: Sender
+) -> None:
+    for reply in replies:
+        session.add(
+            Message(
+                conversation_id=conversation_id,
+                direction=Direction.OUTBOUND,
+                sender=sender,
+                text=reply.text,
+                buttons=reply.buttons or None,
+            )
+        )
 
 
 def transcript(session: Session, conversation_id: str) -> tuple[list[Message], ConversationStatus]:
-    """The debtor-visible messages (no internal notes or system events) and the status."""
+    """The debtor-visible messages (no internal notes) and the status."""
     conversation = get_conversation(session, conversation_id)
     messages = list(
         session.scalars(
@@ -89,21 +310,3 @@ def transcript(session: Session, conversation_id: str) -> tuple[list[Message], C
         )
     )
     return messages, conversation.status
-
-
-def store_replies(
-    factory: sessionmaker[Session], conversation_id: str, replies: list[OutMessage]
-) -> TurnResult:
-    with transaction(factory) as session:
-        conversation = get_conversation(session, conversation_id)
-        for reply in replies:
-            session.add(
-                Message(
-                    conversation_id=conversation_id,
-                    direction=Direction.OUTBOUND,
-                    sender=Sender.BOT,
-                    text=reply.text,
-                    buttons=reply.buttons or None,
-                )
-            )
-        return TurnResult(conversation_id, replies, conversation.status)

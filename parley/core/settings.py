@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
 DEV_PORTAL_TOKEN_SECRET = "dev-insecure-portal-token-secret-change-me"  # noqa: S105 - local mode
+DEV_RASA_TOKEN = "dev-insecure-rasa-token-change-me"  # noqa: S105 - refused in production
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,30 @@ class Settings(BaseSettings):
     rasa_url: str = Field("http://127.0.0.1:5005", alias="PARLEY_RASA_URL")
     action_server_url: str = Field("http://127.0.0.1:5055", alias="PARLEY_ACTION_SERVER_URL")
     rasa_timeout_seconds: float = Field(15.0, alias="PARLEY_RASA_TIMEOUT")
+    # Rasa's HTTP API (loopback / private network only) is token-protected; the gateway uses it
+    # to reset a conversation a failed turn left broken. Local mode uses a development token.
+    rasa_token: str = Field(DEV_RASA_TOKEN, alias="PARLEY_RASA_TOKEN")
+    # Seconds a Rasa shard that just failed is left alone before it is tried again.
+    rasa_cooldown_seconds: float = Field(5.0, ge=0, alias="PARLEY_RASA_COOLDOWN")
+    # Redis (production): per-conversation turn locks across API replicas and the rate limits'
+    # counters. Unset: in-process locks and counters (one API process, `make run`).
+    redis_url: str | None = Field(None, alias="PARLEY_REDIS_URL")
+    # A turn's lock lease and how long a message waits for the previous one of its conversation.
+    turn_lock_seconds: float = Field(60.0, gt=0, alias="PARLEY_TURN_LOCK_SECONDS")
+    turn_wait_seconds: float = Field(20.0, gt=0, alias="PARLEY_TURN_WAIT_SECONDS")
+    # Rate limits ("N/second|minute|hour|day", several separated by ";"), per client address:
+    # console logins (and per user name), anonymous chat sessions, failed verification attempts.
+    rate_limit_login: str = Field("10/minute;30/hour", alias="PARLEY_RATE_LIMIT_LOGIN")
+    rate_limit_sessions: str = Field("20/minute;200/hour", alias="PARLEY_RATE_LIMIT_SESSIONS")
+    rate_limit_verification: str = Field("15/hour", alias="PARLEY_RATE_LIMIT_VERIFICATION")
+    # While a conversation waits for a person: the note "a person will answer" is repeated at
+    # most every this many minutes; the team's hours ("mon-fri 08:00-20:00", zone below).
+    waiting_reply_minutes: int = Field(5, ge=1, alias="PARLEY_WAITING_REPLY_MINUTES")
+    team_hours: str = Field("mon-fri 08:00-20:00", alias="PARLEY_TEAM_HOURS")
+    team_timezone: str = Field("America/New_York", alias="PARLEY_TEAM_TIMEZONE")
+    # Request bodies larger than this are refused (413) before they are read in full.
+    max_body_bytes: int = Field(1_048_576, ge=1024, alias="PARLEY_MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(200 * 1_048_576, ge=1024, alias="PARLEY_MAX_UPLOAD_BYTES")
     policies_path: Path = Field(ROOT / "config" / "policies.yml", alias="PARLEY_POLICIES")
     widget_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
@@ -121,6 +146,11 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must point at PostgreSQL in production")
+            if self.rasa_token == DEV_RASA_TOKEN or len(self.rasa_token) < 32:
+                raise ValueError(
+                    "PARLEY_RASA_TOKEN must be set to a random value of at least 32 characters "
+                    "in production (it protects Rasa's HTTP API)"
+                )
             if self.portal_token_secret is not None and len(self.portal_token_secret) < 32:
                 raise ValueError("PARLEY_PORTAL_TOKEN_SECRET must be at least 32 characters")
             if self.twilio_api_url and not self.twilio_api_url.startswith("https://"):

@@ -77,6 +77,19 @@ def has_open_escalation(session: Session, conversation: Conversation) -> bool:
     return found is not None
 
 
+def open_review(session: Session, account_id: int, reason: EscalationReason) -> Escalation | None:
+    """An open or claimed escalation of `reason` on the account (any conversation)."""
+    return session.scalars(
+        select(Escalation)
+        .where(
+            Escalation.account_id == account_id,
+            Escalation.reason == reason,
+            Escalation.status.in_(ACTIVE_ESCALATION),
+        )
+        .limit(1)
+    ).first()
+
+
 def pause_collection(
     session: Session, account: Account, reason: EscalationReason | None = None
 ) -> bool:

@@ -11,7 +11,8 @@ turn is, stores every step, and keeps the agreed plan:
   only then is a `PaymentPlan` stored with its `Installment` schedule, re-checked against the
   policy on that day.
 - A debtor who cannot meet even the most lenient plan gets a hardship review: an escalation
-  (reason `hardship`, with what they said they can pay) and collection paused, so no more offers.
+  (reason `hardship`, with what they said they can pay). Hardship does not pause collection
+  (SPEC §10 lists the reasons that do), but while the review is open no new offer is made.
 
 Texts for the chat live in `actions/texts.py`; the summary and the written confirmation are in
 `parley.negotiation.wording` because they are part of the record.
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import debtor_zone, local_date, utcnow
 from parley.core.settings import Settings
-from parley.escalations.queue import open_escalation, pause_collection
+from parley.escalations.queue import open_escalation, open_review
 from parley.escalations.summaries import hardship_summary
 from parley.models import (
     Account,
@@ -69,6 +70,7 @@ TurnKind = Literal[
     "recall",  # a plan was already agreed: it is recalled, not renegotiated
     "hardship",  # hardship review opened; collection paused
     "paused",  # collection is paused: no offers at all
+    "review",  # a hardship review is open: no offers until a person has looked at it
     "ask_terms",  # the debtor's words held no terms: ask what they can pay
     "settled",  # nothing is owed
     "help",  # nothing to negotiate about in this turn
@@ -233,6 +235,8 @@ def take_turn(
     """
     if account.collection_paused:
         return Turn("paused")
+    if open_review(session, account.id, EscalationReason.HARDSHIP) is not None:
+        return Turn("review")
     balance = account.balance_cents
     if balance < 1:
         return Turn("settled", balance_cents=balance)
@@ -404,7 +408,7 @@ def _agree(ctx: _Context, state: NegotiationState) -> Turn:
 
 
 def _hardship(ctx: _Context, decision: Decision, said: str) -> Turn:
-    """Offer a hardship review: escalate with what the debtor can pay, and stop collection."""
+    """Offer a hardship review: escalate with what the debtor can pay (no pause: SPEC §10)."""
     _record_decision(ctx, decision, None)
     can_pay = decision.policy_values.get("debtor_can_pay")
     summary = hardship_summary(
@@ -420,7 +424,6 @@ def _hardship(ctx: _Context, decision: Decision, said: str) -> Turn:
     open_escalation(
         ctx.session, ctx.conversation, EscalationReason.HARDSHIP, "negotiation", summary
     )
-    pause_collection(ctx.session, ctx.account, EscalationReason.HARDSHIP)
     return Turn(
         "hardship",
         decision.proposal,

@@ -227,7 +227,7 @@ def charge_due(
                 "installment_id": str(installment.id),
                 "attempt": str(attempt),
             }
-            amount, customer = installment.amount_cents, plan.stripe_customer_id
+            amount, customer = installment.remaining_cents, plan.stripe_customer_id
             method = plan.payment_method_id or ""
         try:
             result = paying.charge(

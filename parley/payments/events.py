@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parley.core.clock import local_date
+from parley.core.errors import ParleyError
 from parley.core.money import format_cents
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation
@@ -80,34 +82,95 @@ def process_event(
     return handle_event(session, event, settings, now)
 
 
+class _Ref(BaseModel):
+    """An expanded Stripe object where only its id (and a few fields) matter."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    customer: str | _Ref | None = None
+    payment_method: str | _Ref | None = None
+
+
+class _Error(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str | None = None
+    decline_code: str | None = None
+
+
+class _Object(BaseModel):
+    """The fields of a Checkout Session or PaymentIntent that Parley reads, typed: a signed
+    event whose fields have the wrong shape is refused (400), never half-applied."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    payment_status: str | None = None
+    amount_total: StrictInt | None = None
+    amount_received: StrictInt | None = None
+    amount: StrictInt | None = None
+    payment_intent: str | _Ref | None = None
+    customer: str | _Ref | None = None
+    payment_method: str | _Ref | None = None
+    metadata: dict[str, str] = {}
+    last_payment_error: _Error | None = None
+
+
+_HANDLED = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+    }
+)
+
+
+def _object(event: Mapping[str, Any]) -> _Object:
+    data = event.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
+        raise ParleyError("invalid_event", "The event has no data object.")
+    try:
+        return _Object.model_validate(data["object"])
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise ParleyError("invalid_event", f"The event's fields are malformed: {fields}.") from exc
+
+
+def _id(value: str | _Ref | None) -> str | None:
+    if isinstance(value, _Ref):
+        return value.id
+    return value or None
+
+
 def handle_event(
     session: Session, event: Mapping[str, Any], settings: Settings, now: datetime
 ) -> str:
     """Dispatch one (already de-duplicated) event by type; unknown types are ignored."""
     kind = str(event.get("type") or "")
-    obj: Mapping[str, Any] = (event.get("data") or {}).get("object") or {}
     event_id = str(event.get("id") or "")
-    metadata: Mapping[str, Any] = obj.get("metadata") or {}
+    if kind not in _HANDLED:
+        return "ignored"
+    obj = _object(event)
+    metadata = obj.metadata
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        if obj.get("payment_status") != "paid":
+        if obj.payment_status != "paid":
             return "ignored"
-        intent = obj.get("payment_intent")
-        intent_obj: Mapping[str, Any] = intent if isinstance(intent, Mapping) else {}
-        intent_id = str(intent_obj.get("id") or intent or obj.get("id"))
+        intent = obj.payment_intent
+        intent_ref = intent if isinstance(intent, _Ref) else _Ref()
+        intent_id = str(intent_ref.id or (intent if isinstance(intent, str) else None) or obj.id)
         return checkout_paid(
             session,
             metadata,
             intent_id,
-            int(obj.get("amount_total") or 0),
-            customer=_str(obj.get("customer")) or _str(intent_obj.get("customer")),
-            payment_method=_str(intent_obj.get("payment_method")),
+            obj.amount_total or 0,
+            customer=_id(obj.customer) or _id(intent_ref.customer),
+            payment_method=_id(intent_ref.payment_method),
             event_id=event_id,
             settings=settings,
             now=now,
         )
     if kind == "payment_intent.succeeded":
-        amount = int(obj.get("amount_received") or obj.get("amount") or 0)
-        intent_id = str(obj.get("id"))
+        amount = obj.amount_received or obj.amount or 0
+        intent_id = str(obj.id)
         if "attempt" in metadata:
             return installment_paid(
                 session, metadata, intent_id, amount, event_id=event_id, now=now
@@ -117,37 +180,29 @@ def handle_event(
             metadata,
             intent_id,
             amount,
-            customer=_str(obj.get("customer")),
-            payment_method=_str(obj.get("payment_method")),
+            customer=_id(obj.customer),
+            payment_method=_id(obj.payment_method),
             event_id=event_id,
             settings=settings,
             now=now,
         )
-    if kind == "payment_intent.payment_failed":
-        error: Mapping[str, Any] = obj.get("last_payment_error") or {}
-        reason = str(error.get("decline_code") or error.get("code") or "declined")
-        if "attempt" in metadata:
-            return installment_failed(
-                session, metadata, _str(obj.get("id")), reason, settings=settings, now=now
-            )
-        link = _link(session, metadata)
-        if link is not None:
-            record(
-                session,
-                Kind.PAYMENT_CHECKOUT_FAILED,
-                account_id=_plan_account(session, link.plan_id),
-                link_id=link.id,
-                plan_id=link.plan_id,
-                reason=reason,
-            )
-            return "checkout_failed"
-    return "ignored"
-
-
-def _str(value: object) -> str | None:
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return str(value) if value else None
+    # payment_intent.payment_failed
+    error = obj.last_payment_error or _Error()
+    reason = str(error.decline_code or error.code or "declined")
+    if "attempt" in metadata:
+        return installment_failed(session, metadata, obj.id, reason, settings=settings, now=now)
+    link = _link(session, metadata)
+    if link is None:
+        return "ignored"
+    record(
+        session,
+        Kind.PAYMENT_CHECKOUT_FAILED,
+        account_id=_plan_account(session, link.plan_id),
+        link_id=link.id,
+        plan_id=link.plan_id,
+        reason=reason,
+    )
+    return "checkout_failed"
 
 
 def _int(metadata: Mapping[str, Any], key: str) -> int | None:
@@ -205,13 +260,36 @@ def checkout_paid(
     )
     if link.status != LinkStatus.COMPLETED:
         link.status, link.completed_at = LinkStatus.COMPLETED, now
-    installment = session.get(Installment, link.installment_id) if link.installment_id else None
-    if installment is not None and installment.status != InstallmentStatus.PAID:
-        installment.status, installment.paid_at = InstallmentStatus.PAID, now
+    if posted:
+        installment = session.get(Installment, link.installment_id) if link.installment_id else None
+        apply_to_schedule(plan, installment, amount_cents, now)
     if plan.status == PlanStatus.AGREED:
         plan.status = PlanStatus.ACTIVE
     _maybe_complete(session, plan, now)
     return "posted" if posted else "already_posted"
+
+
+def apply_to_schedule(
+    plan: PaymentPlan, first: Installment | None, amount_cents: int, now: datetime
+) -> None:
+    """What was paid is what is posted (SPEC §8): the amount goes to `first` (the payment the
+    link or charge was for), then to the next unpaid payments in order. A payment is `paid`
+    only once its full amount is in; less stays partial (its `paid_cents` shows how much)."""
+    ordered = ([first] if first is not None else []) + [
+        i for i in plan.installments if i is not first and i.status != InstallmentStatus.CANCELLED
+    ]
+    left = amount_cents
+    for installment in ordered:
+        if left <= 0:
+            break
+        if installment.status == InstallmentStatus.PAID:
+            continue
+        taken = min(left, installment.remaining_cents)
+        installment.paid_cents = (installment.paid_cents or 0) + taken
+        left -= taken
+        if installment.remaining_cents == 0:
+            installment.status, installment.paid_at = InstallmentStatus.PAID, now
+            installment.charging_since = None
 
 
 def installment_paid(
@@ -231,18 +309,21 @@ def installment_paid(
     charge = charge_row(session, installment, attempt)
     charge.status, charge.payment_intent_id = ChargeStatus.SUCCEEDED, intent_id
     plan = installment.plan
+    amount = amount_cents or installment.amount_cents
     posted = ledger.post(
         session,
         plan.account_id,
-        amount_cents or installment.amount_cents,
+        amount,
         intent_id,
         plan_id=plan.id,
         installment_id=installment.id,
         event_id=event_id,
     )
-    if installment.status != InstallmentStatus.PAID:
-        installment.status, installment.paid_at = InstallmentStatus.PAID, now
-        installment.charging_since = None
+    if posted:
+        apply_to_schedule(plan, installment, amount, now)
+    if installment.status == InstallmentStatus.CHARGING:
+        # A partial charge: the rest stays due, and is charged again on the next run.
+        installment.status, installment.charging_since = InstallmentStatus.SCHEDULED, None
     _maybe_complete(session, plan, now)
     return "posted" if posted else "already_posted"
 

@@ -63,7 +63,7 @@ def create_link(
         token=secrets.token_urlsafe(24),
         mode=LinkMode.LOCAL,
         save_card=save_card,
-        amount_cents=installment.amount_cents,
+        amount_cents=installment.remaining_cents,
         url="",
         status=LinkStatus.OPEN,
     )
@@ -87,7 +87,7 @@ def create_link(
                     "quantity": 1,
                     "price_data": {
                         "currency": CURRENCY,
-                        "unit_amount": installment.amount_cents,
+                        "unit_amount": installment.remaining_cents,
                         "product_data": {
                             "name": f"{settings.company_name}: payment {installment.sequence} "
                             f"of {len(plan.installments)} (plan #{plan.id})"

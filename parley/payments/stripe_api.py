@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from typing import Any
+
 import stripe
 
+from parley.core.errors import ParleyError
 from parley.core.settings import Settings
 
 CURRENCY = "usd"
@@ -24,3 +29,30 @@ def stripe_client(settings: Settings) -> stripe.StripeClient | None:
         base_addresses=bases,  # type: ignore[arg-type]
         max_network_retries=2,
     )
+
+
+# Stripe signs "timestamp.payload"; a signature this far from now either way is refused.
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def verified_event(
+    payload: bytes, header: str | None, secret: str, now: datetime
+) -> dict[str, Any]:
+    """The event Stripe signed, or a 400 `ParleyError` when the signature is missing, wrong,
+    stale or dated in the future (`construct_event` checks only the past), or the body is not
+    a JSON object."""
+    try:
+        stripe.Webhook.construct_event(
+            payload, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise ParleyError("invalid_signature", "Invalid Stripe signature.") from exc
+    stamps = [part[2:] for part in (header or "").split(",") if part.startswith("t=")]
+    if not stamps or not stamps[0].isdigit():
+        raise ParleyError("invalid_signature", "Invalid Stripe signature.")
+    if int(stamps[0]) > now.timestamp() + SIGNATURE_TOLERANCE_SECONDS:
+        raise ParleyError("invalid_signature", "Invalid Stripe signature.")
+    if not isinstance(event, dict):
+        raise ParleyError("invalid_event", "The event is not a JSON object.")
+    return event

@@ -49,6 +49,8 @@ class Kind(StrEnum):
     SMS_FAILED = "sms.failed"
     USER_CREATED = "user.created"
     CONSOLE_LOGIN = "console.login"
+    CONSOLE_LOGIN_FAILED = "console.login_failed"
+    CONSOLE_LOGIN_REFUSED = "console.login_refused"
     CONSOLE_CLAIM = "console.claim"
     CONSOLE_TAKE_OVER = "console.take_over"
     CONSOLE_REPLY = "console.reply"

@@ -1,7 +1,7 @@
 """Redaction of card numbers and full SSNs before anything is stored, logged or sent to the NLU.
 
-Card numbers: 13-19 digits, optionally grouped by single spaces or dashes, that pass the Luhn
-check (SPEC §9). Full SSNs: 3-2-4 digits with dashes or spaces, or 9 digits standing alone.
+Card numbers: 13-19 digits, optionally grouped by single spaces, dashes or dots, that pass the
+Luhn check (SPEC §9). Full SSNs: 3-2-4 digits with dashes or spaces, or 9 digits standing alone.
 Digits that fail Luhn (phone numbers, amounts, dates) are left alone so the conversation still
 makes sense.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 CARD_PLACEHOLDER = "[card number removed]"
 SSN_PLACEHOLDER = "[SSN removed]"
 
-_DIGIT_RUN = re.compile(r"\d+(?:[ -]\d+)*")
+_DIGIT_RUN = re.compile(r"\d+(?:[ .-]\d+)*")
 _SSN = re.compile(r"(?<![\d-])(?:\d{3}([- ])\d{2}\1\d{4}|\d{9})(?![\d-])")
 
 
@@ -43,7 +43,7 @@ def luhn_valid(digits: str) -> bool:
 
 def _redact_cards(run: str) -> tuple[str, int]:
     """Replace every Luhn-valid 13-19 digit span made of whole digit groups within one run."""
-    parts = re.split(r"([ -])", run)
+    parts = re.split(r"([ .-])", run)
     groups, seps = parts[0::2], parts[1::2]
     found = 0
     out: list[str] = []

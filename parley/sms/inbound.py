@@ -11,20 +11,20 @@ replies are rendered for SMS (buttons as numbered choices) and packed into as fe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.conversations.bot_client import BotClient, OutMessage
-from parley.conversations.state import open_conversation, store_inbound
-from parley.conversations.turns import CARD_DETAILS_TRIGGER
+from parley.conversations.bot_client import BotClient
+from parley.conversations.ordering import TurnLocks
+from parley.conversations.state import offered_buttons, open_conversation, store_inbound
+from parley.conversations.turns import BotAnswer, ask_bot, bot_text_for, not_for_the_bot
 from parley.core.db import transaction
-from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
 from parley.models import (
     Channel,
@@ -74,9 +74,6 @@ def help_text(settings: Settings) -> str:
     return f"{settings.company_name}. For help, contact {settings.company_contact}."
 
 
-UNAVAILABLE_TEXT = "Sorry, we can't reply right now. Please text us again in a few minutes."
-
-
 def find_or_open_conversation(session: Session, phone: str) -> Conversation:
     """The open SMS conversation of this number, or a new one (a closed one stays closed)."""
     conversation = session.scalars(
@@ -94,82 +91,79 @@ def find_or_open_conversation(session: Session, phone: str) -> Conversation:
     return conversation
 
 
-def last_turn_buttons(session: Session, conversation_id: str) -> list[dict[str, str]]:
-    """The numbered choices of the latest outbound turn (the messages since the debtor's last
-    text, in order), or [] if it offered none."""
-    rows = session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(20)
-    )
-    turn: list[Message] = []
-    for row in rows:
-        if row.direction == Direction.INBOUND:
-            break
-        turn.append(row)
-    if not turn or turn[0].sender != Sender.BOT:
-        return []  # an agent or system message came after the choices: they no longer apply
-    buttons: list[dict[str, str]] = []
-    for row in reversed(turn):
-        buttons.extend(
-            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-            for b in row.buttons or []
-        )
-    return buttons
-
-
 @dataclass
 class _Inbound:
     conversation_id: str
     phone: str
-    action: str  # bot | silent | stop | start | help
+    action: str  # bot | silent | stop | start | help | waiting
     bot_text: str = ""
+    repair: bool = False
     texts: list[str] = field(default_factory=list)
 
 
-def handle_inbound_sms(
+async def handle_inbound_sms(
     factory: sessionmaker[Session],
     bot: BotClient,
+    locks: TurnLocks,
     settings: Settings,
     *,
     message_sid: str,
     from_number: str,
     body: str,
-    now: datetime | None = None,
 ) -> SmsTurn:
-    """Store one signed inbound text and work out the SMS that answer it (at most once)."""
+    """Store one signed inbound text and work out the SMS that answer it (at most once).
+
+    The turn holds the number's lock, so texts from one phone are answered in order."""
     phone = normalize_phone(from_number) or from_number.strip()[:20]
-    try:
-        inbound = _record_inbound(factory, settings, message_sid, phone, body)
-    except _Replay:
-        log.info("sms replay ignored", extra={"message_sid": message_sid})
-        return SmsTurn(None, [], replay=True)
-    statement = settings.sms_opt_out_text
-    if inbound.action == "silent":
-        return SmsTurn(inbound.conversation_id, [])
-    if inbound.action != "bot":
-        parts = [Part(smart_encode(text)) for text in inbound.texts]
-        # The opt-out confirmation is the last SMS the number gets: it ends with how to opt back
-        # in instead of how to opt out.
-        ending = "" if inbound.action == "stop" else statement
-        return _store_outgoing(
-            factory, settings, inbound.conversation_id, parts, ending, Sender.SYSTEM
+    async with locks.hold(f"sms:{phone}"):
+        try:
+            inbound = await asyncio.to_thread(
+                _record_inbound, factory, settings, message_sid, phone, body
+            )
+        except _Replay:
+            log.info("sms replay ignored", extra={"message_sid": message_sid})
+            return SmsTurn(None, [], replay=True)
+        statement = settings.sms_opt_out_text
+        if inbound.action == "silent":
+            return SmsTurn(inbound.conversation_id, [])
+        if inbound.action != "bot":
+            parts = [Part(smart_encode(text)) for text in inbound.texts]
+            # The opt-out confirmation is the last SMS the number gets: it ends with how to opt
+            # back in instead of how to opt out.
+            ending = "" if inbound.action == "stop" else statement
+            return await asyncio.to_thread(
+                _store_outgoing,
+                factory,
+                settings,
+                inbound.conversation_id,
+                parts,
+                ending,
+                Sender.SYSTEM,
+            )
+        answer = await ask_bot(
+            factory, bot, inbound.conversation_id, inbound.bot_text, repair=inbound.repair
         )
-    sender = Sender.BOT
-    try:
-        replies = bot.send(inbound.conversation_id, inbound.bot_text)
-    except BotUnavailable:
-        replies, sender = [OutMessage(UNAVAILABLE_TEXT)], Sender.SYSTEM
-    parts = render(replies)
-    with transaction(factory) as session:
-        opted_out_now = optout.is_opted_out(session, inbound.phone)
-    ending = statement
+        return await asyncio.to_thread(
+            _answered, factory, settings, inbound.conversation_id, inbound.phone, answer
+        )
+
+
+def _answered(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    conversation_id: str,
+    phone: str,
+    answer: BotAnswer,
+) -> SmsTurn:
+    parts = render(answer.replies)
+    with factory() as session:
+        opted_out_now = optout.is_opted_out(session, phone)
+    ending = settings.sms_opt_out_text
     if opted_out_now:
         # The bot honoured a plain-language stop this turn: acknowledge, confirm, then silence.
         parts.append(Part(opted_out_text(settings)))
         ending = ""
-    return _store_outgoing(factory, settings, inbound.conversation_id, parts, ending, sender)
+    return _store_outgoing(factory, settings, conversation_id, parts, ending, answer.sender)
 
 
 def _record_inbound(
@@ -183,7 +177,7 @@ def _record_inbound(
         except IntegrityError as exc:
             raise _Replay from exc
         conversation = find_or_open_conversation(session, phone)
-        buttons = [] if word else last_turn_buttons(session, conversation.id)
+        buttons = [] if word else offered_buttons(session, conversation.id)
         opted_out = optout.is_opted_out(session, phone)
         _message, redacted = store_inbound(
             session,
@@ -205,13 +199,13 @@ def _record_inbound(
         elif word == "help":
             result.action, result.texts = "help", [help_text(settings)]
         elif conversation.status == ConversationStatus.BOT:
-            result.action = "bot"
-            mapped = choice_payload(redacted.text, buttons)
-            if redacted.card_numbers:
-                result.bot_text = CARD_DETAILS_TRIGGER
-            else:
-                result.bot_text = mapped or redacted.text
-        # else: a person holds the conversation; the console shows the message.
+            result.action, result.repair = "bot", conversation.bot_repair
+            mapped = None if redacted.changed else choice_payload(redacted.text, buttons)
+            result.bot_text = mapped or bot_text_for(redacted)
+        else:  # a person holds (or will hold) the conversation: say so, guard against cards
+            replies = not_for_the_bot(session, settings, conversation, redacted)
+            if replies:
+                result.action, result.texts = "waiting", [reply.text for reply in replies]
         return result
 
 

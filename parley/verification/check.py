@@ -17,7 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
-from parley.models import Account, Channel, Conversation, VerificationAttempt, VerificationLock
+from parley.models import (
+    Account,
+    Channel,
+    Conversation,
+    VerificationAttempt,
+    VerificationAttemptTarget,
+    VerificationLock,
+)
 from parley.records.audit import Kind, record
 from parley.verification.factors import (
     factor_hash,
@@ -101,45 +108,51 @@ def _matches(account: Account, given: _Given, required: set[str]) -> bool:
     return ok
 
 
-def _candidates(session: Session, conversation: Conversation, given: _Given) -> list[Account]:
-    """Accounts this check could be about: the SMS sender's phone narrows them (never verifies
-    alone); otherwise, or when no account has that phone, the last name does."""
+# More candidates than this for one set of facts is not one debtor's accounts: stop looking.
+MAX_CANDIDATES = 50
+
+
+def _candidates(
+    session: Session, conversation: Conversation, given: _Given, required: set[str]
+) -> list[Account]:
+    """The accounts this check could be about, each found through an index, never by scanning
+    everyone who shares a surname:
+
+    - over SMS, the accounts listing the sender's phone (it narrows; it never verifies alone);
+    - otherwise the accounts whose surname matches *and* one more given factor (date of birth,
+      ZIP or SSN last 4): one lookup on each (last_name_key, factor hash) index. A surname
+      alone aims at nobody in particular; the conversation's own limit still applies.
+    """
     if conversation.channel == Channel.SMS and conversation.phone:
         by_phone = list(
             session.scalars(
-                select(Account).where(Account.phone == conversation.phone).order_by(Account.id)
+                select(Account)
+                .where(Account.phone == conversation.phone)
+                .order_by(Account.id)
+                .limit(MAX_CANDIDATES)
             )
         )
         if by_phone:
             return by_phone
-    if given.name_keys:
-        return list(
-            session.scalars(
-                select(Account)
-                .where(Account.last_name_key.in_(sorted(given.name_keys)))
-                .order_by(Account.id)
-            )
+    factors = [
+        (column, value)
+        for column, value in (
+            (Account.dob_hash, given.dob_hash),
+            (Account.zip_hash, given.zip_hash),
+            (Account.ssn4_hash, given.ssn4_hash),
         )
-    if given.dob_hash is not None:
-        return list(
-            session.scalars(
-                select(Account).where(Account.dob_hash == given.dob_hash).order_by(Account.id)
-            )
-        )
-    return []
-
-
-def _target(candidates: list[Account], given: _Given, name_required: bool) -> Account | None:
-    """The account a failed attempt was aimed at, when that is clear, so guessing against one
-    account from many conversations is counted against it."""
-    named = [a for a in candidates if _name_ok(a, given, name_required)]
-    if len(named) == 1:
-        return named[0]
-    if len(named) > 1:
-        closer = [a for a in named if _same(a.dob_hash, given.dob_hash)]
-        if len(closer) == 1:
-            return closer[0]
-    return None
+        if value is not None
+    ]
+    found: dict[int, Account] = {}
+    for column, value in factors:
+        query = select(Account).where(column == value)
+        if "last_name" in required:
+            if not given.name_keys:
+                return []
+            query = query.where(Account.last_name_key.in_(sorted(given.name_keys)))
+        for account in session.scalars(query.order_by(Account.id).limit(MAX_CANDIDATES)):
+            found.setdefault(account.id, account)
+    return [found[key] for key in sorted(found)]
 
 
 def account_locked_until(session: Session, account_id: int, *, now: datetime) -> datetime | None:
@@ -173,17 +186,19 @@ def _conversation_failures(session: Session, conversation: Conversation) -> int:
     return session.scalar(query) or 0
 
 
-def _account_failures(session: Session, account_id: int, *, since: datetime) -> int:
-    return (
-        session.scalar(
-            select(func.count(VerificationAttempt.id)).where(
-                VerificationAttempt.account_id == account_id,
-                VerificationAttempt.success.is_(False),
-                VerificationAttempt.created_at > since,
-            )
+def _most_account_failures(session: Session, account_ids: list[int], *, since: datetime) -> int:
+    """The most failed attempts aimed at any one of these accounts since `since`."""
+    if not account_ids:
+        return 0
+    counts = session.execute(
+        select(VerificationAttemptTarget.account_id, func.count())
+        .where(
+            VerificationAttemptTarget.account_id.in_(account_ids),
+            VerificationAttemptTarget.created_at > since,
         )
-        or 0
-    )
+        .group_by(VerificationAttemptTarget.account_id)
+    ).all()
+    return max((int(count) for _account, count in counts), default=0)
 
 
 def _audit(
@@ -213,8 +228,10 @@ def check_identity(
     """Check the facts a debtor gave against the accounts and record the attempt.
 
     `factors` is the configured set (default: all three); a factor left out is not compared.
-    While the conversation or the targeted account is locked the answer is "locked", even for
-    correct facts. Audit events carry ids only.
+    A locked account is never verified, even with correct facts, and the answer is then an
+    ordinary failure: nothing tells a locked account from a wrong fact or an unknown person.
+    Only a conversation that has used up its own attempts answers "locked". Audit events carry
+    ids only.
     """
     now = now or utcnow()
     required = set(factors) if factors else {"last_name", "date_of_birth", "zip_or_ssn4"}
@@ -226,22 +243,13 @@ def check_identity(
         return VerificationResult("locked", None, 0)
 
     given = _given(secret, last_name, dob, zip_or_ssn4)
-    candidates = _candidates(session, conversation, given)
-    matched = [account for account in candidates if _matches(account, given, required)]
-    target = matched[0] if matched else _target(candidates, given, "last_name" in required)
-
-    if target is not None:
-        account_lock = account_locked_until(session, target.id, now=now)
-        if account_lock is not None:
-            conversation.locked_until = max(account_lock, conversation.locked_until or account_lock)
-            _audit(
-                session, Kind.VERIFICATION_REFUSED, conversation, target.id, now, reason="locked"
-            )
-            return VerificationResult("locked", None, 0)
+    candidates = _candidates(session, conversation, given, required)
+    locked = {a.id for a in candidates if account_locked_until(session, a.id, now=now) is not None}
+    matched = [a for a in candidates if _matches(a, given, required) and a.id not in locked]
 
     attempt = VerificationAttempt(
         conversation_id=conversation.id,
-        account_id=target.id if target is not None else None,
+        account_id=matched[0].id if matched else None,
         success=bool(matched),
         created_at=now,
     )
@@ -263,20 +271,31 @@ def check_identity(
         )
         return VerificationResult("verified", account.id, max_attempts)
 
-    conversation_failures = _conversation_failures(session, conversation)
-    account_failures = 0
-    if target is not None:
-        account_failures = _account_failures(
-            session, target.id, since=now - timedelta(minutes=lockout_minutes)
+    # The failure counts against every account it could have been aimed at.
+    targets = [a.id for a in candidates]
+    for account_id in targets:
+        session.add(
+            VerificationAttemptTarget(attempt_id=attempt.id, account_id=account_id, created_at=now)
         )
+    session.flush()
+    conversation_failures = _conversation_failures(session, conversation)
+    # Accounts already locked stay locked; their failures do not shorten this conversation, so
+    # a first try at a locked account reads exactly like a first wrong fact.
+    account_failures = _most_account_failures(
+        session,
+        [a for a in targets if a not in locked],
+        since=now - timedelta(minutes=lockout_minutes),
+    )
     attempts_left = max(0, max_attempts - max(conversation_failures, account_failures))
     _audit(
         session,
         Kind.VERIFICATION_FAILED,
         conversation,
-        attempt.account_id,
+        None,
         now,
         attempt_id=attempt.id,
+        targets=len(targets),
+        target_locked=bool(locked),
         attempts_left=attempts_left,
     )
     if attempts_left > 0:
@@ -305,11 +324,25 @@ def check_identity(
 
 def _targeted_accounts(session: Session, conversation: Conversation) -> list[int]:
     """Accounts aimed at by this conversation's failures since its previous lock ended."""
-    query = select(VerificationAttempt.account_id).where(
-        VerificationAttempt.conversation_id == conversation.id,
-        VerificationAttempt.success.is_(False),
-        VerificationAttempt.account_id.is_not(None),
+    query = (
+        select(VerificationAttemptTarget.account_id)
+        .join(VerificationAttempt, VerificationAttempt.id == VerificationAttemptTarget.attempt_id)
+        .where(VerificationAttempt.conversation_id == conversation.id)
     )
     if conversation.locked_until is not None:
         query = query.where(VerificationAttempt.created_at >= conversation.locked_until)
-    return sorted({account_id for account_id in session.scalars(query) if account_id is not None})
+    return sorted(set(session.scalars(query)))
+
+
+def failed_attempts(session: Session, conversation_id: str) -> int:
+    """Failed identity checks in a conversation, ever (the gateway's per-client rate limit
+    counts the ones each turn adds)."""
+    return (
+        session.scalar(
+            select(func.count(VerificationAttempt.id)).where(
+                VerificationAttempt.conversation_id == conversation_id,
+                VerificationAttempt.success.is_(False),
+            )
+        )
+        or 0
+    )

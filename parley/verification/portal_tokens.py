@@ -3,8 +3,9 @@
 A creditor's portal has already authenticated the debtor, so asking for their date of birth
 again would be friction without security. The portal signs a JWT (HS256, the shared secret
 `PARLEY_PORTAL_TOKEN_SECRET`) with `sub` = the account reference, `iat` and `exp` (at most
-`MAX_LIFETIME_SECONDS` after `iat`), and `aud` when `PARLEY_PORTAL_TOKEN_AUDIENCE` is set. The
-widget passes it when it starts a session; a valid one starts the conversation verified.
+`MAX_LIFETIME_SECONDS` after `iat`), a unique `jti`, and `aud` when
+`PARLEY_PORTAL_TOKEN_AUDIENCE` is set. The widget passes it when it starts a session; a valid one
+starts the conversation verified, once: its `jti` is recorded and a second use is refused.
 
 Every refusal is one `PortalTokenError` (401) whose message does not say which check failed
 beyond "expired", so a forged token learns nothing about accounts.
@@ -12,14 +13,17 @@ beyond "expired", so a forged token learns nothing about accounts.
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import jwt
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parley.core.errors import NotAuthenticated
-from parley.models import Account
+from parley.models import Account, PortalTokenUse
 
 ALGORITHM = "HS256"
 # A token is a sign-in hand-off, not a session: minutes, so a leaked page source goes stale fast.
@@ -46,23 +50,36 @@ def issue(
         "sub": account_ref,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=lifetime_seconds)).timestamp()),
+        "jti": secrets.token_urlsafe(16),
     }
     if audience is not None:
         claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def account_ref_from(
+@dataclass(frozen=True)
+class Claims:
+    """What a valid token says: the account reference, its one-time id, when it expires."""
+
+    account_ref: str
+    jti: str
+    expires_at: datetime
+
+
+def verify(
     token: str,
     secret: str | None,
     *,
     audience: str | None = None,
     now: datetime | None = None,
-) -> str:
-    """The account reference a valid token names; raises `PortalTokenError` otherwise."""
+) -> Claims:
+    """The claims of a valid token; raises `PortalTokenError` otherwise."""
     if not secret:
         raise PortalTokenError("portal_sign_in_disabled", "Portal sign-in is not configured.")
-    options: dict[str, object] = {"require": ["sub", "exp", "iat"], "verify_aud": bool(audience)}
+    options: dict[str, object] = {
+        "require": ["sub", "exp", "iat", "jti"],
+        "verify_aud": bool(audience),
+    }
     try:
         claims = jwt.decode(
             token,
@@ -79,7 +96,10 @@ def account_ref_from(
     except jwt.PyJWTError as exc:
         raise _invalid() from exc
     issued, expires, subject = claims.get("iat"), claims.get("exp"), claims.get("sub")
+    jti = claims.get("jti")
     if not isinstance(issued, int) or not isinstance(expires, int) or not isinstance(subject, str):
+        raise _invalid()
+    if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise _invalid()
     current = int((now or datetime.now(timezone.utc)).timestamp())
     # A long-lived token defeats the point of a hand-off; so does one issued in the future.
@@ -87,17 +107,34 @@ def account_ref_from(
         raise _invalid()
     if not subject.strip():
         raise _invalid()
-    return subject
+    return Claims(subject, jti, datetime.fromtimestamp(expires, timezone.utc))
 
 
-def account_for_token(
-    session: Session, token: str, secret: str | None, *, audience: str | None = None
+def sign_in(
+    session: Session,
+    token: str,
+    secret: str | None,
+    *,
+    audience: str | None = None,
+    now: datetime | None = None,
 ) -> Account:
-    """The account a valid token names; an unknown account is refused like a forged token."""
-    ref = account_ref_from(token, secret, audience=audience)
-    account = session.scalars(select(Account).where(Account.account_ref == ref)).first()
+    """The account a valid token names, once: the token's `jti` is recorded in the caller's
+    transaction, so a second use (a leaked page, a replay) is refused like a forged token, and
+    so is an unknown account."""
+    claims = verify(token, secret, audience=audience, now=now)
+    account = session.scalars(
+        select(Account).where(Account.account_ref == claims.account_ref)
+    ).first()
     if account is None:
         raise _invalid()
+    try:
+        with session.begin_nested():
+            session.add(
+                PortalTokenUse(jti=claims.jti, account_id=account.id, expires_at=claims.expires_at)
+            )
+            session.flush()
+    except IntegrityError:
+        raise _invalid() from None
     return account
 
 

@@ -348,3 +348,20 @@ def test_every_command_has_help(args: list[str]) -> None:
     result = CliRunner().invoke(app, [*args, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ('"' + "x" * 200_000 + '"', "a field is longer than 131072 characters"),
+        ("a\x00b", "not readable as CSV"),
+    ],
+    ids=["oversized-field", "nul-byte"],
+)
+def test_an_unreadable_record_is_a_line_numbered_error_not_a_traceback(
+    committed_factory: sessionmaker[Session], cell: str, reason: str
+) -> None:
+    broken = with_field(MARIA, "description", cell).replace("DEMO-1001", "DEMO-1009")
+    report = run_import(committed_factory, csv_text(JAMES, broken, MARIA))
+    assert [(e.line, e.reason[: len(reason)]) for e in report.errors] == [(3, reason)]
+    assert accounts(committed_factory) == {}

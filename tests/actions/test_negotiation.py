@@ -119,9 +119,9 @@ def test_a_budget_below_every_plan_is_a_hardship_review(db: sessionmaker[Session
         escalation = session.scalars(select(Escalation)).one()
         assert escalation.reason == "hardship"
         assert "$20.00 monthly" in escalation.summary
-        assert session.scalars(select(Account)).one().collection_paused
+        assert not session.scalars(select(Account)).one().collection_paused
     _events, messages = run([("pay_in_full", "ok i'll pay it all")])
-    assert texts_of(messages) == [texts.COLLECTION_PAUSED]
+    assert texts_of(messages) == [texts.HARDSHIP_PENDING]
 
 
 def test_paused_account_gets_no_offer(db: sessionmaker[Session]) -> None:

@@ -255,10 +255,18 @@ def test_queued_messages_skip_the_bot_and_reach_the_console(
         f"/api/chat/sessions/{conversation_id}/messages", json={"text": "hello? anyone?"}
     )
     assert response.status_code == 200
-    assert response.json() == {"messages": [], "status": "queued"}
+    # Never silent (SPEC §7): a short note that a person will answer, and when...
+    [note] = response.json()["messages"]
+    assert "a team member will reply here" in note["text"]
+    assert response.json()["status"] == "queued"
+    # ...at most every few minutes, so a second line gets no second note.
+    again = client.post(
+        f"/api/chat/sessions/{conversation_id}/messages", json={"text": "hello??"}
+    ).json()
+    assert again == {"messages": [], "status": "queued"}
     login(client, "agent1")
     assert "hello? anyone?" in client.get(f"/console/conversations/{conversation_id}").text
-    assert "hello? anyone?" in client.get("/console/queue/rows").text
+    assert "hello??" in client.get("/console/queue/rows").text  # the latest line
 
 
 def test_read_only_api_with_cookie_or_admin_token(

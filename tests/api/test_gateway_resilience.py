@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from devstack.stack import free_port
+from parley.conversations import turns
 from parley.core.settings import Settings
-from parley.models import Conversation, Message
+from parley.models import Conversation, Escalation, Message
 
 
 @pytest.fixture
@@ -43,25 +44,43 @@ def test_healthz_is_503_and_names_the_missing_components(client: TestClient) -> 
     }
 
 
-def test_message_is_stored_redacted_even_when_the_bot_is_down(
+def test_when_the_bot_is_down_the_debtor_gets_an_apology_then_a_person(
     client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
+    """SPEC §7: never silent. The message is stored (redacted) first; a failed bot turn is
+    answered with an apology, and the second in a row hands the chat to a person."""
     with committed_factory.begin() as session:
         conversation = Conversation(channel="web")
         session.add(conversation)
         session.flush()
         conversation_id = conversation.id
-    response = client.post(
-        f"/api/chat/sessions/{conversation_id}/messages",
-        json={"text": "card 4111 1111 1111 1111 please"},
-    )
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "bot_unavailable"
+    url = f"/api/chat/sessions/{conversation_id}/messages"
+    first = client.post(url, json={"text": "card 4111 1111 1111 1111 please"})
+    assert first.status_code == 200
+    assert first.json() == {"messages": [{"text": turns.APOLOGY, "buttons": None}], "status": "bot"}
+    second = client.post(url, json={"text": "hello?"}).json()
+    assert second == {
+        "messages": [{"text": turns.HANDED_OVER, "buttons": None}],
+        "status": "queued",
+    }
     with committed_factory() as session:
         stored = session.scalars(
-            select(Message.text).where(Message.conversation_id == conversation_id)
+            select(Message.text)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id)
         ).all()
-    assert stored == ["card [card number removed] please"]
+        reasons = session.scalars(
+            select(Escalation.reason).where(Escalation.conversation_id == conversation_id)
+        ).all()
+        repaired = session.get(Conversation, conversation_id)
+    assert stored == [
+        "card [card number removed] please",
+        turns.APOLOGY,
+        "hello?",
+        turns.HANDED_OVER,
+    ]
+    assert reasons == ["bot_failure"]
+    assert repaired is not None and repaired.bot_repair and repaired.bot_failures == 2
 
 
 def test_unknown_session_and_bad_bodies(client: TestClient) -> None:

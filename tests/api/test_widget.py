@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
 from api.app import create_app
-from api.deps import get_bot
 from devstack.stack import free_port
 from parley.conversations.bot_client import OutMessage
 from parley.core.settings import Settings
@@ -34,7 +33,7 @@ class GreetingBot:
         self.factory = factory
         self.received: list[tuple[str, str]] = []
 
-    def send(self, sender_id: str, text: str) -> list[OutMessage]:
+    async def send(self, sender_id: str, text: str) -> list[OutMessage]:
         self.received.append((sender_id, text))
         with self.factory() as session:
             conversation = session.get(Conversation, sender_id)
@@ -47,6 +46,15 @@ class GreetingBot:
                 )
             ]
         return [OutMessage("Hi, I need to verify your identity.")]
+
+    async def reset(self, sender_id: str) -> None:
+        self.received.append((sender_id, "<reset>"))
+
+    async def ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
 
 
 @pytest.fixture
@@ -67,8 +75,8 @@ def client(db_url: str, bot: GreetingBot) -> Iterator[TestClient]:
         PARLEY_JOBS_INTERVAL_SECONDS=0,
     )
     app = create_app(settings)
-    app.dependency_overrides[get_bot] = lambda: bot
     with TestClient(app) as test_client:
+        app.state.parley.bot = bot  # the bot is the one part stood in for here
         yield test_client
 
 

@@ -109,10 +109,15 @@ def test_ladder_full_then_plan_then_settlements_to_the_floor_then_hardship(
     assert settlements == [108000, 96000, 84000]  # 90 %, 80 %, 70 % (the floor)
     end = turn(session, conversation, account, "deny")
     assert end.kind == "hardship"
-    assert account.collection_paused
+    assert not account.collection_paused  # hardship is not a pausing reason (SPEC §10)...
     escalation = session.scalars(select(Escalation)).one()
     assert (escalation.reason, escalation.account_id) == ("hardship", account.id)
-    assert turn(session, conversation, account, "options").kind == "paused"
+    # ...but no new offer is made while the review is open, in this or a later conversation.
+    assert turn(session, conversation, account, "options").kind == "review"
+    later = Conversation(channel="web", account_id=account.id)
+    session.add(later)
+    session.flush()
+    assert turn(session, later, account, "pay_in_full").kind == "review"
     kinds = [(e.actor, e.kind) for e in events(session, account)]
     assert kinds[0] == ("bot", "offer")
     assert kinds[-1] == ("bot", "escalate")
@@ -196,7 +201,7 @@ def test_budget_below_the_most_lenient_plan_is_a_hardship_review(session: Sessio
     escalation = session.scalars(select(Escalation)).one()
     assert escalation.reason == "hardship"
     assert "$20.00 monthly" in escalation.summary
-    assert account.collection_paused
+    assert not account.collection_paused
     event = events(session, account)[-1]
     assert event.kind == "escalate"
     assert event.policy_values["debtor_can_pay"]["amount_cents"] == 2000

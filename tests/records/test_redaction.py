@@ -20,7 +20,7 @@ def card_numbers(draw: st.DrawFn) -> tuple[str, str]:
     length = draw(st.integers(13, 19))
     body = draw(st.text("0123456789", min_size=length - 1, max_size=length - 1))
     digits = luhn_complete(body)
-    sep = draw(st.sampled_from(["", " ", "-"]))
+    sep = draw(st.sampled_from(["", " ", "-", "."]))
     size = draw(st.sampled_from([4, 5, 6]))
     grouped = sep.join(digits[i : i + size] for i in range(0, len(digits), size))
     return digits, grouped
@@ -36,7 +36,7 @@ def test_every_luhn_valid_card_number_is_removed(
 ) -> None:
     digits, grouped = card
     result = redact(f"{before}{grouped}{after}")
-    assert digits not in result.text.replace(" ", "").replace("-", "")
+    assert digits not in result.text.replace(" ", "").replace("-", "").replace(".", "")
     assert CARD_PLACEHOLDER in result.text
     assert result.card_numbers == 1
     assert result.text.startswith(before)
@@ -48,6 +48,7 @@ def test_known_test_cards() -> None:
         "5555-5555-5555-4444",
         "378282246310005",
         "6011111111111117",
+        "4111.1111.1111.1111",
     ):
         assert redact(number).text == CARD_PLACEHOLDER
 
@@ -61,6 +62,8 @@ def test_ssn_forms() -> None:
 def test_ordinary_numbers_are_kept() -> None:
     for text in (
         "zip 94107 dob 03/14/1985",
+        "born 03.14.1985",
+        "balance 1219.50",
         "I can pay $1,200.50 on the 15th",
         "call me at 415 555 0101",
         "+14155550101",

@@ -4,12 +4,15 @@ opt-out recorded by the bot during the turn."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from parley.conversations import turns
 from parley.conversations.bot_client import OutMessage
+from parley.conversations.ordering import LocalTurnLocks
 from parley.core.settings import Settings
 from parley.models import Conversation, Message
 from parley.sms import optout
@@ -41,9 +44,12 @@ class ScriptedBot:
         self.answer = answer
         self.received: list[tuple[str, str]] = []
 
-    def send(self, sender_id: str, text: str) -> list[OutMessage]:
+    async def send(self, sender_id: str, text: str) -> list[OutMessage]:
         self.received.append((sender_id, text))
         return self.answer(sender_id, text)
+
+    async def reset(self, sender_id: str) -> None:
+        self.received.append((sender_id, "<reset>"))
 
 
 _sid = iter(range(1, 10_000))
@@ -52,8 +58,16 @@ _sid = iter(range(1, 10_000))
 def say(
     factory: sessionmaker[Session], bot: ScriptedBot, body: str, phone: str = PHONE
 ) -> list[str]:
-    turn = handle_inbound_sms(
-        factory, bot, SETTINGS, message_sid=f"SM{next(_sid):032x}", from_number=phone, body=body
+    turn = asyncio.run(
+        handle_inbound_sms(
+            factory,
+            bot,
+            LocalTurnLocks(5.0),
+            SETTINGS,
+            message_sid=f"SM{next(_sid):032x}",
+            from_number=phone,
+            body=body,
+        )
     )
     return [reply.text for reply in turn.replies]
 
@@ -105,7 +119,13 @@ def test_a_human_held_conversation_stores_but_does_not_ask_the_bot(
         conversation = session.get(Conversation, bot.received[0][0])
         assert conversation is not None
         conversation.status = "human"
-    assert say(session_factory, bot, "are you there?") == []
+    # Never silent: a short note that a person will answer (once every few minutes)...
+    [note] = say(session_factory, bot, "are you there?")
+    assert "a team member will reply here" in note and note.endswith(STATEMENT)
+    assert say(session_factory, bot, "hello??") == []
+    # ...and a card number is still refused, though the bot is not asked.
+    [guard] = say(session_factory, bot, "my card 4111 1111 1111 1111")
+    assert guard.startswith(turns.NO_CARDS)
     assert len(bot.received) == 1
 
 

@@ -16,3 +16,11 @@ DEBT_WORDING = re.compile(
 def assert_no_debt_wording(replies: Iterable[str], asked: str = "") -> None:
     for reply in replies:
         assert not DEBT_WORDING.search(reply), f"{asked!r} got a revealing reply: {reply!r}"
+
+
+def assert_waiting(replies: list[str]) -> None:
+    """What a queued conversation answers (SPEC §7): nothing from the bot, only the short note
+    that a person will reply (once every few minutes, so it may be nothing at all)."""
+    assert len(replies) <= 1, replies
+    for reply in replies:
+        assert "a team member will reply here" in reply, reply

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.models import AuditEvent, Conversation
+from parley.models import Account, AuditEvent, Conversation, VerificationLock
 from parley.verification.check import VerificationResult, check_identity
 from tests.support.accounts import SECRET, make_account
 from tests.support.trackers import conversation
@@ -85,8 +85,9 @@ def test_account_lockout_spans_conversations(db: sessionmaker[Session]) -> None:
     assert check(db, "two", WRONG_DOB, T0 + timedelta(minutes=2)).status == "locked"
     # The first conversation is refused too, even with the right facts.
     assert check(db, "one", RIGHT, T0 + timedelta(minutes=3)).status == "locked"
-    # And a third, fresh conversation.
-    assert check(db, "three", RIGHT, T0 + timedelta(minutes=4)).status == "locked"
+    # And a third, fresh conversation: refused, with the reply of an ordinary wrong fact.
+    fresh = check(db, "three", RIGHT, T0 + timedelta(minutes=4))
+    assert (fresh.status, fresh.account_id, fresh.attempts_left) == ("failed", None, 2)
     assert check(db, "four", RIGHT, T0 + timedelta(minutes=40)).status == "verified"
 
 
@@ -120,3 +121,47 @@ def test_lockouts_on_each_backend(db: sessionmaker[Session]) -> None:
     assert check(factory, "p1", RIGHT, T0 + timedelta(minutes=3)).status == "locked"
     assert check(factory, "p1", RIGHT, T0 + timedelta(minutes=33)).status == "verified"
     assert check(factory, "p3", ("Nobody", "1990-01-01", "10001"), T0).status == "failed"
+
+
+def test_guessing_at_accounts_that_share_a_surname_locks_them_across_conversations(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two accounts share the surname and the ZIP: wrong dates of birth from many conversations
+    count against both, so the next conversation with the right date is refused too."""
+    with session_factory.begin() as session:
+        session.add(make_account(account_ref="TWIN-1", last_name="Smith", dob="1980-01-01"))
+        session.add(make_account(account_ref="TWIN-2", last_name="Smith", dob="1990-02-02"))
+    minute = timedelta(minutes=1)
+    statuses = [  # one wrong guess each from three conversations: the third locks them
+        check(session_factory, f"guess-{n}", ("Smith", f"1970-0{n + 1}-01", "94107")).status
+        for n in range(3)
+    ]
+    assert statuses == ["failed", "failed", "locked"]
+    refused = check(session_factory, "right", ("Smith", "1980-01-01", "94107"), T0 + minute)
+    assert (refused.status, refused.account_id) == ("failed", None)
+    with session_factory() as session:
+        locked = {lock.account_id for lock in session.scalars(select(VerificationLock))}
+        refs = {session.get(Account, account_id).account_ref for account_id in locked}  # type: ignore[union-attr]
+    assert refs == {"TWIN-1", "TWIN-2"}
+    # After the lockout the right facts verify again.
+    later = check(session_factory, "later", ("Smith", "1980-01-01", "94107"), T0 + 31 * minute)
+    assert later.status == "verified"
+
+
+def test_a_locked_account_answers_exactly_like_a_wrong_fact(db: sessionmaker[Session]) -> None:
+    for minute in range(3):
+        check(db, "lock", WRONG_DOB, T0 + timedelta(minutes=minute))
+    right_but_locked = check(db, "new-1", RIGHT, T0 + timedelta(minutes=5))
+    unknown_person = check(
+        db, "new-2", ("Nobody", "1985-03-14", "94107"), T0 + timedelta(minutes=5)
+    )
+    assert (right_but_locked.status, right_but_locked.attempts_left) == ("failed", 2)
+    assert (unknown_person.status, unknown_person.attempts_left) == ("failed", 2)
+
+
+def test_a_surname_alone_aims_at_no_account(db: sessionmaker[Session]) -> None:
+    """Wrong date of birth and wrong ZIP: no account is targeted, only the conversation counts,
+    so nobody can lock every Garcia by guessing nothing but the name."""
+    for minute in range(3):
+        check(db, "name-only", ("Garcia", "1970-01-01", "11111"), T0 + timedelta(minutes=minute))
+    assert check(db, "owner", RIGHT, T0 + timedelta(minutes=4)).status == "verified"

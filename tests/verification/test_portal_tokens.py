@@ -7,9 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from parley.verification import portal_tokens
-from parley.verification.portal_tokens import PortalTokenError, account_ref_from, issue
+from parley.verification.portal_tokens import PortalTokenError, issue, sign_in, verify
+from tests.support.accounts import make_account
 
 SECRET = "portal-secret-0123456789abcdef0123456789"  # noqa: S105 - test only
 AUD = "parley-widget"
@@ -17,15 +19,16 @@ AUD = "parley-widget"
 
 def refused(token: str, *, secret: str | None = SECRET, audience: str | None = AUD) -> str:
     with pytest.raises(PortalTokenError) as caught:
-        account_ref_from(token, secret, audience=audience)
+        verify(token, secret, audience=audience)
     assert caught.value.status_code == 401
     return caught.value.code
 
 
 def test_a_fresh_token_names_the_account() -> None:
-    assert account_ref_from(issue(SECRET, "ACC-1", audience=AUD), SECRET, audience=AUD) == "ACC-1"
+    claims = verify(issue(SECRET, "ACC-1", audience=AUD), SECRET, audience=AUD)
+    assert claims.account_ref == "ACC-1" and len(claims.jti) >= 16
     # Without a configured audience, `aud` is not required.
-    assert account_ref_from(issue(SECRET, "ACC-1"), SECRET) == "ACC-1"
+    assert verify(issue(SECRET, "ACC-1"), SECRET).account_ref == "ACC-1"
 
 
 def test_expired_token_is_refused_as_expired() -> None:
@@ -65,10 +68,37 @@ def test_long_lived_missing_claims_and_future_tokens_are_refused() -> None:
     no_iat = jwt.encode({"sub": "ACC-1", "aud": AUD, "exp": 2_000_000_000}, SECRET, "HS256")
     assert refused(no_iat) == "portal_token_invalid"
     now = int(datetime.now(timezone.utc).timestamp())
-    no_sub = jwt.encode({"aud": AUD, "iat": now, "exp": now + 60}, SECRET, "HS256")
+    no_sub = jwt.encode({"aud": AUD, "iat": now, "exp": now + 60, "jti": "j" * 16}, SECRET, "HS256")
     assert refused(no_sub) == "portal_token_invalid"
+    no_jti = jwt.encode({"sub": "ACC-1", "aud": AUD, "iat": now, "exp": now + 60}, SECRET, "HS256")
+    assert refused(no_jti) == "portal_token_invalid"
 
 
 def test_without_a_secret_portal_sign_in_is_off() -> None:
     token = issue(SECRET, "ACC-1", audience=AUD)
     assert refused(token, secret=None) == "portal_sign_in_disabled"
+
+
+def test_a_token_signs_in_once(session_factory: sessionmaker[Session]) -> None:
+    """SPEC §4 and docs/widget.md: a portal token is a one-time hand-off."""
+    with session_factory.begin() as session:
+        session.add(make_account(account_ref="ACC-1"))
+    token = issue(SECRET, "ACC-1", audience=AUD)
+    with session_factory.begin() as session:
+        assert sign_in(session, token, SECRET, audience=AUD).account_ref == "ACC-1"
+    for _ in range(3):
+        with pytest.raises(PortalTokenError) as caught, session_factory.begin() as session:
+            sign_in(session, token, SECRET, audience=AUD)
+        assert caught.value.code == "portal_token_invalid"
+    # Another token for the same account still works.
+    with session_factory.begin() as session:
+        fresh = issue(SECRET, "ACC-1", audience=AUD)
+        assert sign_in(session, fresh, SECRET, audience=AUD).account_ref == "ACC-1"
+
+
+def test_an_unknown_account_is_refused_like_a_forged_token(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with pytest.raises(PortalTokenError) as caught, session_factory.begin() as session:
+        sign_in(session, issue(SECRET, "NOBODY", audience=AUD), SECRET, audience=AUD)
+    assert caught.value.code == "portal_token_invalid"
