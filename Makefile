@@ -20,12 +20,13 @@ BOT_INPUTS := $(shell find bot data -type f -name '*.yml' 2>/dev/null)
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 
-.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps browser-js
+.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps browser-js topology-deps prod-local worker
 
 help:
 	@echo "make run     set everything up and start the stack (local mode)"
 	@echo "make test    set everything up and run every test"
 	@echo "make bench   load benchmark (writes var/bench/results.json)"
+	@echo "make prod-local  the production topology on this machine (PostgreSQL, Redis, 2 Rasa, 2 API, Caddy, worker)"
 	@echo "make nlu-eval  intent accuracy on $(EVAL_FILE)"
 
 check-python:
@@ -75,8 +76,8 @@ run: setup
 	$(VENV)/bin/honcho start -f Procfile
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check parley api actions devstack tests bench scripts migrations
-	$(VENV)/bin/ruff format --check parley api actions devstack tests bench scripts migrations
+	$(VENV)/bin/ruff check parley api actions bot devstack tests bench scripts migrations
+	$(VENV)/bin/ruff format --check parley api actions bot devstack tests bench scripts migrations
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
@@ -100,7 +101,21 @@ $(BROWSER_JS): tests/browser/package.json tests/browser/package-lock.json
 
 browser-js: $(BROWSER_JS)
 
-test-py: $(VENV)/.installed $(MODEL) browser-deps $(BROWSER_JS)
+# Caddy, the production topology's balancer (docker/Caddyfile), from Debian.
+topology-deps:
+	@command -v caddy >/dev/null || (apt-get update && apt-get install -y --no-install-recommends caddy)
+
+# The production topology of docker-compose.yml without Docker (devstack/topology.py): the
+# machine's PostgreSQL and Redis, two Rasa servers, the action server, two API processes behind
+# Caddy on http://127.0.0.1:8080, and the worker, all with PARLEY_ENV=production.
+prod-local: setup topology-deps
+	$(VENV)/bin/python -m devstack.topology
+
+# The timed jobs in the foreground (the production topology runs this as its own process).
+worker: $(VENV)/.installed
+	$(VENV)/bin/parley worker
+
+test-py: $(VENV)/.installed $(MODEL) browser-deps $(BROWSER_JS) topology-deps
 	$(VENV)/bin/pytest
 
 nlu-eval: $(RASA_VENV)/.installed $(MODEL)

@@ -2,7 +2,9 @@
 
 The validation action reads the facts from the message text itself (the slots use custom
 mappings): a date of birth, ZIP or SSN last-4 anywhere in a message fills its slot, the last
-name only when it was asked for. Facts live in the tracker only until they are checked.
+name only when it was asked for. Facts live in the tracker only until they are checked, and
+only sealed (their keyed hashes, `parley.verification.factors.seal`): Rasa persists every slot
+value, and a plain date of birth there would outlive the check.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from parley.escalations.reasons import REASON_FOR_INTENT
 from parley.escalations.rules import escalate
 from parley.models import EscalationReason
 from parley.verification.check import VerificationResult, check_identity
+from parley.verification.factors import parse_zip, seal
 from parley.verification.facts import extract_facts, extract_last_name
 
 # Only these intents are answers to the form's questions. Any other intent recognised with
@@ -132,7 +135,9 @@ class ValidateVerificationForm(FormValidationAction):
         if requested is None:  # activation: the triggering message is a request, not an answer
             return events + [SlotSet(REQUESTED_SLOT, _first_missing(required, values))]
 
-        extracted = self._extract(latest_text(tracker), requested, required)
+        extracted = _sealed(
+            self._extract(latest_text(tracker), requested, required), runtime().settings.secret_key
+        )
         events += [SlotSet(slot, value) for slot, value in extracted.items()]
         values.update(extracted)
         if not extracted and requested in required:
@@ -206,6 +211,18 @@ class ValidateVerificationForm(FormValidationAction):
             ]
         dispatcher.utter_message(text=texts.VERIFY_FAILED)
         return [*_clear_facts(), SlotSet(REQUESTED_SLOT, required[0])]
+
+
+def _sealed(found: dict[str, str], secret: str) -> dict[str, str]:
+    """The facts with the date of birth and the ZIP / SSN last-4 sealed (the name stays: the
+    accounts table holds it in plain text too)."""
+    sealed = dict(found)
+    if "date_of_birth" in found:
+        sealed["date_of_birth"] = seal(secret, "dob", found["date_of_birth"])
+    if "zip_or_ssn4" in found:
+        value = found["zip_or_ssn4"]
+        sealed["zip_or_ssn4"] = seal(secret, "zip" if parse_zip(value) else "ssn4", value)
+    return sealed
 
 
 def _first_missing(required: list[str], values: dict[str, Any]) -> str | None:

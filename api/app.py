@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console_auth import current_login
 from api.deps import get_state
-from api.routes import chat, chat_ws, console, console_api, demo, health, live, sms, widget
+from api.routes import chat, chat_ws, console, console_api, demo, docs, health, live, sms, widget
 from api.routes import payments as payments_routes
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await locks.close()
             engine.dispose()
 
-    app = FastAPI(title="Parley", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # /api/docs is served by api.routes.docs (Swagger UI from the pinned package, no CDN).
+    app = FastAPI(title="Parley", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
@@ -127,4 +128,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_routes.router)
     app.include_router(chat_ws.router)
     app.include_router(widget.router)
+    app.include_router(docs.router)
     return app

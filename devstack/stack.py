@@ -172,7 +172,11 @@ def running_stack(
                         "--port",
                         str(port),
                     ],
-                    {"RASA_TRACKER_DB": str(workdir / f"tracker-{shard}.db")},
+                    # PYTHONPATH: the fact-masking tracker store (bot/tracker_store.py).
+                    {
+                        "RASA_TRACKER_DB": str(workdir / f"tracker-{shard}.db"),
+                        "PYTHONPATH": str(ROOT),
+                    },
                 )
             _spawn(
                 stack,

@@ -56,6 +56,9 @@ class StripeStandIn:
     received: list[Received] = field(default_factory=list)
     # idempotency key -> (params, status, body): what Stripe keeps for 24 hours
     answers: dict[str, tuple[dict[str, str], int, dict[str, Any]]] = field(default_factory=dict)
+    # Seconds each new charge takes after it is made and before it is answered (a fault test
+    # kills the worker inside that window: charged at Stripe, not yet recorded by Parley).
+    charge_delay_seconds: float = 0.0
 
     def accepted(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path and r.error is None]
@@ -246,6 +249,8 @@ def _handler(standin: StripeStandIn, lock: threading.Lock) -> type[BaseHTTPReque
                     status, body = _payment_intent(params)
                 if status in (200, 402):
                     standin.answers[key] = (params, status, body)
+            if route == "payment_intent" and standin.charge_delay_seconds:
+                time.sleep(standin.charge_delay_seconds)
             return self._answer(record, status, body)
 
     return Handler

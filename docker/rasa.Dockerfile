@@ -1,7 +1,7 @@
 # The Rasa server image: rasa==3.6.21 alone, with the model trained at build time.
 FROM python:3.10-slim AS rasa
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
-    RASA_TELEMETRY_ENABLED=false
+    RASA_TELEMETRY_ENABLED=false PYTHONPATH=/srv/bot
 RUN pip install --no-cache-dir uv==0.13.9 && uv venv /opt/venv
 WORKDIR /srv/bot
 COPY requirements/rasa.lock requirements/rasa.lock

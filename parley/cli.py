@@ -165,3 +165,42 @@ def users_token(name: Annotated[str, typer.Argument(help="An admin's login name.
     from parley.console.users import api_token_for
 
     typer.echo(api_token_for(get_settings().secret_key, name.strip().lower()))
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run every due job once and exit.")] = False,
+) -> None:
+    """Run the timed jobs (deferred SMS, installment charges) until stopped (SIGTERM / Ctrl-C).
+
+    The production topology runs this as its own process and sets PARLEY_JOBS_INTERVAL_SECONDS=0
+    on the API replicas. Every row is claimed before it is worked, so a worker killed mid-run
+    loses nothing and two workers never do one thing twice.
+    """
+    import signal
+    import threading
+
+    from parley.jobs.runner import JobRunner
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    runner = JobRunner(make_session_factory(engine), settings, settings.jobs_interval_seconds)
+    stop = threading.Event()
+    try:
+        if once:
+            typer.echo(f"{runner.run_once()} job(s) run.")
+            return
+        if settings.jobs_interval_seconds <= 0:
+            typer.echo(
+                "error: PARLEY_JOBS_INTERVAL_SECONDS must be above 0 for the worker", err=True
+            )
+            raise typer.Exit(2)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        typer.echo(f"worker: running jobs every {settings.jobs_interval_seconds:g}s")
+        while not stop.is_set():
+            runner.run_once()
+            stop.wait(settings.jobs_interval_seconds)
+        typer.echo("worker: stopped")
+    finally:
+        engine.dispose()

@@ -40,6 +40,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real-browser tests run last. Playwright's sync API leaves an event loop running in
+    the main thread once its session fixture has started, and `asyncio.run` (the async
+    gateway's tests) refuses to run under it."""
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path))  # stable: order kept
+
+
 def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
     try:
         return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)

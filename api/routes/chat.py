@@ -13,7 +13,7 @@ from api.deps import AllowedOrigin, SessionDep, StateDep, client_key
 from api.state import AppState
 from parley.conversations import turns
 from parley.core.db import transaction
-from parley.core.errors import TooManyRequests
+from parley.core.errors import BotUnavailable, TooManyRequests
 from parley.models import Channel
 from parley.verification import portal_tokens
 from parley.verification.check import failed_attempts
@@ -106,15 +106,32 @@ async def create_session(
         # Checked (and used up) before anything is created: a refused token leaves no
         # conversation (401).
         account_id = await asyncio.to_thread(_sign_in, state, token)
-    result = await turns.start_conversation(
-        state.sessions,
-        state.bot,
-        state.locks,
-        channel=Channel.WEB,
-        account_id=account_id,
-        verified_by="portal_token" if account_id is not None else None,
-    )
+    try:
+        result = await turns.start_conversation(
+            state.sessions,
+            state.bot,
+            state.locks,
+            channel=Channel.WEB,
+            account_id=account_id,
+            verified_by="portal_token" if account_id is not None else None,
+        )
+    except BotUnavailable:
+        if account_id is not None and body is not None and body.portal_token is not None:
+            await asyncio.to_thread(_give_back, state, body.portal_token)
+        raise
     return SessionCreated(session_id=result.conversation_id, messages=_out(result))
+
+
+def _give_back(state: AppState, token: str) -> None:
+    """The sign-in opened nothing (503): the same link works when the debtor tries again."""
+    try:
+        claims = portal_tokens.verify(
+            token, state.settings.portal_secret, audience=state.settings.portal_token_audience
+        )
+    except portal_tokens.PortalTokenError:
+        return  # expired meanwhile: nothing to give back
+    with transaction(state.sessions) as session:
+        portal_tokens.give_back(session, claims.jti)
 
 
 def _sign_in(state: AppState, token: str) -> int:

@@ -32,6 +32,14 @@ async def _actions_ok(url: str) -> bool:
         return False
 
 
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    """200 while this API process serves requests, whatever its dependencies do: what a load
+    balancer routes on (docker/Caddyfile). A missing Rasa shard or action server is answered
+    per conversation (apology, failover, a person), not by taking every API process out."""
+    return {"status": "ok"}
+
+
 @router.get("/healthz")
 async def healthz(state: StateDep) -> JSONResponse:
     """200 only when the API, the database, every Rasa shard and the action server are ready

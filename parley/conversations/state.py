@@ -25,6 +25,7 @@ from parley.models import (
 )
 from parley.records.audit import Kind, record
 from parley.records.redaction import Redacted, redact
+from parley.verification.facts import mask_facts
 
 
 def open_conversation(
@@ -81,15 +82,19 @@ def get_or_create(session: Session, conversation_id: str) -> Conversation:
 def store_inbound(
     session: Session, conversation: Conversation, text: str, **fields: object
 ) -> tuple[Message, Redacted]:
-    """Store what the debtor sent, redacted first (SPEC §9), with the audit of what was removed.
+    """Store what the debtor sent, redacted first (SPEC §9), with the audit of what was removed;
+    before verification, identity facts are masked too (SPEC §4).
     `fields` are extra message columns (the SMS MessageSid and delivery status)."""
     redacted = redact(text)
+    # Before verification the debtor is typing identity facts: the transcript keeps the words,
+    # never the facts (the bot still reads them, from the returned `Redacted`).
+    stored = redacted.text if is_verified(conversation) else mask_facts(redacted.text)
     message = Message(
         conversation_id=conversation.id,
         direction=Direction.INBOUND,
         sender=Sender.DEBTOR,
-        text=redacted.text,
-        redacted=redacted.changed,
+        text=stored,
+        redacted=redacted.changed or stored != redacted.text,
         **fields,
     )
     session.add(message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     sms_max_segments: int = Field(3, ge=1, le=10, alias="PARLEY_SMS_MAX_SEGMENTS")
     # How often the background job sends deferred messages; 0 disables it in this process.
     jobs_interval_seconds: float = Field(30.0, ge=0, alias="PARLEY_JOBS_INTERVAL_SECONDS")
+    # A job's claim older than this was taken by a worker that died; the job then decides
+    # (a charge is retried with its idempotency key, an SMS is marked failed for a person). Must
+    # exceed the longest external call of one job.
+    job_lease_seconds: float = Field(600.0, ge=5, alias="PARLEY_JOB_LEASE_SECONDS")
     # Portal sign-in for the web chat (SPEC §4, docs/widget.md): the HS256 secret portals sign
     # tokens with, and the `aud` claim they must carry when set. Unset: portal tokens are refused
     # (local mode falls back to a development secret so the demo portal page works).
@@ -153,11 +158,24 @@ class Settings(BaseSettings):
                 )
             if self.portal_token_secret is not None and len(self.portal_token_secret) < 32:
                 raise ValueError("PARLEY_PORTAL_TOKEN_SECRET must be at least 32 characters")
-            if self.twilio_api_url and not self.twilio_api_url.startswith("https://"):
-                raise ValueError("PARLEY_TWILIO_API_URL must be an https:// URL in production")
-            if self.stripe_api_base and not self.stripe_api_base.startswith("https://"):
-                raise ValueError("PARLEY_STRIPE_API_BASE must be an https:// URL in production")
+            if self.twilio_api_url and not _private_transport(self.twilio_api_url):
+                raise ValueError(
+                    "PARLEY_TWILIO_API_URL must be an https:// (or loopback) URL in production"
+                )
+            if self.stripe_api_base and not _private_transport(self.stripe_api_base):
+                raise ValueError(
+                    "PARLEY_STRIPE_API_BASE must be an https:// (or loopback) URL in production"
+                )
         return self
+
+
+def _private_transport(url: str) -> bool:
+    """https, or plain http that never leaves the machine (a provider stand-in on loopback, as
+    the production topology's fault tests use)."""
+    parsed = urlsplit(url)
+    return parsed.scheme == "https" or (
+        parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    )
 
 
 @lru_cache(maxsize=1)

@@ -3,8 +3,9 @@
 A due row is *claimed* by a conditional UPDATE in its own transaction before any external call
 (Twilio, Stripe): the UPDATE names the state the row must still be in, so of two workers (two
 processes, or a run overlapping a slow one) exactly one sees `rowcount == 1` and goes on. A claim
-records when it was taken; a claim older than `STALE_AFTER` belongs to a worker that died, and
-each job decides what a stale claim means (re-send with the same idempotency key, or give up).
+records when it was taken; a claim older than the lease (`PARLEY_JOB_LEASE_SECONDS`, longer than
+any one job's external call may take) belongs to a worker that died, and each job decides what a
+stale claim means (re-send with the same idempotency key, or give up).
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.core.db import transaction
 
-# A claim this old was taken by a worker that is gone.
-STALE_AFTER = timedelta(minutes=10)
 # Rows one run looks at; the next run takes the rest.
 BATCH = 100
 
 
-def stale_before(now: datetime) -> datetime:
-    return now - STALE_AFTER
+def stale_before(now: datetime, lease_seconds: float) -> datetime:
+    """Claims taken before this were taken by a worker that is gone."""
+    return now - timedelta(seconds=lease_seconds)
 
 
 def claimed(session: Session, statement: Update) -> bool:

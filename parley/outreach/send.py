@@ -207,7 +207,7 @@ def send_due(
             update(OutboundMessage)
             .where(
                 OutboundMessage.status == OutboundStatus.SENDING,
-                OutboundMessage.sent_at < stale_before(now),
+                OutboundMessage.sent_at < stale_before(now, settings.job_lease_seconds),
             )
             .values(status=OutboundStatus.FAILED, error="interrupted while sending; not retried")
             .execution_options(synchronize_session=False)

@@ -4,8 +4,9 @@ State is in the database, so a restart loses nothing. An installment is claimed 
 conditional update (`scheduled` -> `charging`, attempts + 1) before anything is sent, so two
 workers never charge the same attempt. The attempt's `InstallmentCharge` row (with its
 idempotency key `installment-<id>-attempt-<n>`) is committed before Stripe is called; a worker
-that dies mid-charge leaves the installment in `charging`, and after `STALE_AFTER` it is sent
-again with the *same* key, which Stripe answers with the first result instead of charging again.
+that dies mid-charge leaves the installment in `charging`, and after the job lease
+(`PARLEY_JOB_LEASE_SECONDS`) it is sent again with the *same* key, which Stripe answers with
+the first result instead of charging again.
 The result is applied through `parley.payments.events`, the same functions the webhook uses.
 """
 
@@ -164,7 +165,7 @@ def _claim(session: Session, due: _Due, now: datetime) -> bool:
     return True
 
 
-def _candidates(session: Session, now: datetime, limit: int) -> list[_Due]:
+def _candidates(session: Session, now: datetime, limit: int, lease_seconds: float) -> list[_Due]:
     # Due dates are in the debtor's zone: select a day ahead (no zone is ahead of UTC by more)
     # and check each against its own plan's today below.
     horizon = (now + timedelta(days=1)).date()
@@ -178,7 +179,7 @@ def _candidates(session: Session, now: datetime, limit: int) -> list[_Due]:
                 (Installment.status == InstallmentStatus.SCHEDULED)
                 & (func.coalesce(Installment.retry_on, Installment.due_date) <= horizon),
                 (Installment.status == InstallmentStatus.CHARGING)
-                & (Installment.charging_since < stale_before(now)),
+                & (Installment.charging_since < stale_before(now, lease_seconds)),
             ),
         )
         .order_by(Installment.due_date, Installment.id)
@@ -210,7 +211,10 @@ def charge_due(
     Owns its transactions: the claim commits before Stripe is called (`run_claimed`)."""
     now = now or utcnow()
     with transaction(factory) as session:
-        due = {item.installment_id: item for item in _candidates(session, now, limit)}
+        due = {
+            item.installment_id: item
+            for item in _candidates(session, now, limit, settings.job_lease_seconds)
+        }
     if not due:
         return 0
     paying = charger or make_charger(settings)

@@ -31,6 +31,7 @@ from parley.verification.factors import (
     last_name_key,
     parse_ssn4,
     parse_zip,
+    unseal,
 )
 
 Status = Literal["verified", "failed", "locked"]
@@ -78,14 +79,25 @@ def _hash_or_none(
 def _given(
     secret: str, last_name: str | None, dob: date | str | None, zip_or_ssn4: str | None
 ) -> _Given:
+    """The given facts as hashes; a fact may arrive sealed already (`factors.seal`)."""
+    hashes: dict[str, str | None] = {"dob": None, "zip": None, "ssn4": None}
     dob_text = dob.isoformat() if isinstance(dob, date) else dob
-    zip_value = parse_zip(zip_or_ssn4) if zip_or_ssn4 else None
-    ssn4_value = parse_ssn4(zip_or_ssn4) if zip_or_ssn4 and zip_value is None else None
+    for value in (dob_text, zip_or_ssn4):
+        sealed = unseal(value) if value else None
+        if sealed is not None:
+            hashes[sealed[0]] = sealed[1]
+    if dob_text and unseal(dob_text) is None:
+        hashes["dob"] = _hash_or_none(secret, "dob", dob_text)
+    if zip_or_ssn4 and unseal(zip_or_ssn4) is None:
+        zip_value = parse_zip(zip_or_ssn4)
+        ssn4_value = parse_ssn4(zip_or_ssn4) if zip_value is None else None
+        hashes["zip"] = _hash_or_none(secret, "zip", zip_value)
+        hashes["ssn4"] = _hash_or_none(secret, "ssn4", ssn4_value)
     return _Given(
         name_keys=_name_keys(last_name) if last_name else set(),
-        dob_hash=_hash_or_none(secret, "dob", dob_text),
-        zip_hash=_hash_or_none(secret, "zip", zip_value),
-        ssn4_hash=_hash_or_none(secret, "ssn4", ssn4_value),
+        dob_hash=hashes["dob"],
+        zip_hash=hashes["zip"],
+        ssn4_hash=hashes["ssn4"],
     )
 
 

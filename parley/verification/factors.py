@@ -11,7 +11,7 @@ import hmac
 import re
 import unicodedata
 from datetime import date
-from typing import Literal
+from typing import Literal, cast
 
 from parley.core.dates import DateMention, find_dates
 
@@ -136,3 +136,26 @@ def factor_hash(secret: str, factor: Factor, value: str) -> str:
     """
     message = f"{factor}:{_normalize(factor, value)}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+SEALED = "sealed:"
+
+
+def seal(secret: str, factor: Factor, value: str) -> str:
+    """A fact as it may travel through the bot: its keyed hash, tagged with the factor.
+
+    The Rasa tracker persists every slot value; a sealed fact there is no more than the
+    database holds (`factor_hash`), and `check_identity` compares it as it is.
+    Raises ValueError when `value` cannot be normalised.
+    """
+    return f"{SEALED}{factor}:{factor_hash(secret, factor, value)}"
+
+
+def unseal(value: str) -> tuple[Factor, str] | None:
+    """The factor and hash of a sealed fact; None for a plain value."""
+    if not value.startswith(SEALED):
+        return None
+    factor, _, digest = value[len(SEALED) :].partition(":")
+    if factor not in ("dob", "zip", "ssn4") or not digest:
+        return None
+    return cast(Factor, factor), digest

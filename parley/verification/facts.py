@@ -67,6 +67,36 @@ def extract_facts(text: str, *, today: date | None = None) -> Facts:
     return Facts(dob=dob, zip=zip5, ssn4=ssn4, rest=rest)
 
 
+DATE_MASK = "[date removed]"
+NUMBER_MASK = "[number removed]"
+# Runs of 4 to 9 digits standing alone (ZIP, ZIP+4, SSN last 4, a mistyped SSN); a full SSN or
+# card number was already removed by the redaction every message goes through.
+_FACT_NUMBER = re.compile(r"(?<![\w$-])\d{4,5}(?:-\d{4})?(?![\d.,]\d)(?!\d)")
+
+
+def mask_facts(text: str, *, today: date | None = None) -> str:
+    """`text` with every date of birth, ZIP and SSN last-4 in it replaced by a marker.
+
+    What a debtor types before verification is stored this way (SPEC §4, docs/decisions.md
+    "Facts leave the tracker"): the transcript keeps the words, never the facts. Money is left
+    alone ("$1200" is not a fact). Over-masking is preferred to a leak: any plausible date with a
+    year, and any lone 4-5 digit group, goes.
+    """
+    spans: list[tuple[int, int, str]] = []
+    shadow = _MONEY_SPAN.sub(lambda m: " " * len(m[0]), text)
+    while (found := find_date_of_birth(shadow, today=today)) is not None:
+        _dob, mention = found
+        spans.append((mention.start, mention.end, DATE_MASK))
+        shadow = (
+            shadow[: mention.start] + " " * (mention.end - mention.start) + shadow[mention.end :]
+        )
+    spans += [(m.start(), m.end(), NUMBER_MASK) for m in _FACT_NUMBER.finditer(shadow)]
+    masked = text
+    for start, end, marker in sorted(spans, reverse=True):
+        masked = masked[:start] + marker + masked[end:]
+    return masked
+
+
 def extract_last_name(rest: str) -> str | None:
     """The last name left in a message once facts and filler words are removed, or None.
 

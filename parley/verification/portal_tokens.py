@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,6 +136,12 @@ def sign_in(
     except IntegrityError:
         raise _invalid() from None
     return account
+
+
+def give_back(session: Session, jti: str) -> None:
+    """Undo a sign-in that opened no conversation (the assistant could not greet): the debtor
+    may try the same link again. A token that opened a conversation is never given back."""
+    session.execute(delete(PortalTokenUse).where(PortalTokenUse.jti == jti))
 
 
 def _invalid() -> PortalTokenError:

@@ -12,6 +12,7 @@ from actions import texts
 from actions.verification import ActionVerificationComplete, ValidateVerificationForm
 from parley.core.settings import get_settings
 from parley.models import AuditEvent, Conversation, Escalation, VerificationAttempt
+from parley.verification.factors import seal
 from tests.support.assertions import assert_no_debt_wording
 from tests.support.trackers import load_tracker, run_action, slot_events, texts_of
 
@@ -21,6 +22,12 @@ WRONG_EACH = (
     ("Garcia", "01/01/1990", "94107"),  # wrong date of birth
     ("Smith", "03/14/1985", "94107"),  # wrong last name
 )
+
+
+def sealed_dob(iso: str) -> str:
+    return seal(get_settings().secret_key, "dob", iso)
+
+
 FACT_WORDS = ("zip", "date of birth", "birthday", "last name", "surname", "ssn", "name")
 
 
@@ -86,7 +93,7 @@ def test_last_name_with_filler_then_other_facts(db: sessionmaker[Session]) -> No
     assert slot_events(events) == {"last_name": "Garcia", "requested_slot": "date_of_birth"}
     assert said == []
     chat.say("it's March 14, 1985")
-    assert chat.slots["date_of_birth"] == "1985-03-14"
+    assert chat.slots["date_of_birth"] == sealed_dob("1985-03-14")
     assert chat.slots["requested_slot"] == "zip_or_ssn4"
     chat.say("1234")  # SSN last 4 instead of the ZIP
     assert chat.slots["verified"] is True
@@ -95,7 +102,10 @@ def test_last_name_with_filler_then_other_facts(db: sessionmaker[Session]) -> No
 def test_date_or_zip_fill_their_slots_whatever_was_asked(db: sessionmaker[Session]) -> None:
     chat = FormChat("c-any")
     events, said = chat.say("03/14/1985")
-    assert slot_events(events) == {"date_of_birth": "1985-03-14", "requested_slot": "last_name"}
+    assert slot_events(events) == {
+        "date_of_birth": sealed_dob("1985-03-14"),
+        "requested_slot": "last_name",
+    }
     assert said == []
 
 
@@ -157,7 +167,7 @@ def test_a_requested_fact_is_an_answer_whatever_the_intent(db: sessionmaker[Sess
     chat = FormChat("c-fact-dob")
     chat.say("Garcia", intent="inform", confidence=0.9)
     events, _said = chat.say("03/14/1985", intent="affirm", confidence=0.6)
-    assert slot_events(events)["date_of_birth"] == "1985-03-14"
+    assert slot_events(events)["date_of_birth"] == sealed_dob("1985-03-14")
 
 
 def test_a_confident_request_is_not_taken_for_a_surname(db: sessionmaker[Session]) -> None:
@@ -271,3 +281,19 @@ def test_verification_complete_escalates_a_pending_dispute(db: sessionmaker[Sess
     with db() as session:
         escalation = session.scalars(select(Escalation)).one()
         assert (escalation.reason, escalation.sub_reason) == ("dispute", "not_mine")
+
+
+def test_facts_reach_the_tracker_sealed_never_plain(db: sessionmaker[Session]) -> None:
+    """Rasa persists every slot value (finding 15): a date of birth, ZIP or SSN last-4 is only
+    ever set as its keyed hash, and the check still verifies with it."""
+    chat = FormChat("c-sealed")
+    every_value: list[object] = []
+    for text in ("Garcia", "03/14/1985", "94107"):
+        events, _said = chat.say(text)
+        every_value += [e.get("value") for e in events if e.get("event") == "slot"]
+    assert chat.slots["verified"] is True
+    written = " ".join(str(v) for v in every_value)
+    for plain in ("1985", "03/14", "94107"):
+        assert plain not in written
+    assert any(str(v).startswith("sealed:dob:") for v in every_value)
+    assert any(str(v).startswith("sealed:zip:") for v in every_value)

@@ -25,7 +25,6 @@ from devstack.stripe_standin import (
 from parley.core.db import transaction
 from parley.core.errors import NotConfigured
 from parley.core.settings import Settings
-from parley.jobs import lease
 from parley.models import (
     Account,
     Escalation,
@@ -296,12 +295,12 @@ def test_interrupted_charge_is_resent_with_the_same_key_and_never_charges_twice(
     )  # type: ignore[arg-type]
     _, account, statuses = _state(committed_factory, plan_id)
     assert statuses == ["charging"] and account.balance_cents == 10000
-    # A restart soon after does not touch it; after STALE_AFTER it re-sends the same request.
+    # A restart soon after does not touch it; after the job lease it re-sends the same request.
     assert (
         payment_jobs.charge_due(committed_factory, stripe_settings, now=now + timedelta(minutes=1))
         == 0
     )
-    later = now + lease.STALE_AFTER + timedelta(minutes=1)
+    later = now + timedelta(seconds=stripe_settings.job_lease_seconds + 60)
     assert payment_jobs.charge_due(committed_factory, stripe_settings, now=later) == 1
     posts = standin.accepted("/v1/payment_intents")
     assert (

@@ -101,7 +101,15 @@ def test_verification_balance_and_a_numbered_choice_by_sms(api, stack, stack_db)
             .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
             .order_by(Message.id)
         ).all()
-    assert inbound == ["hi", "Garcia", "03/14/1985", "94107", "whats my balance", "1"]
+    # Identity facts are masked in the transcript before verification (SPEC §4).
+    assert inbound == [
+        "hi",
+        "Garcia",
+        "[date removed]",
+        "[number removed]",
+        "whats my balance",
+        "1",
+    ]
 
 
 def test_plain_language_stop_opts_out_and_then_nothing_is_sent(api, stack, stack_db) -> None:  # type: ignore[no-untyped-def]

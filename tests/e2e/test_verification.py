@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,39 @@ def test_healthz_reports_every_component(api) -> None:  # type: ignore[no-untype
     body = api.get("/healthz").json()
     assert body["status"] == "ok"
     assert body["components"] == {"api": "ok", "database": "ok", "rasa": "ok", "actions": "ok"}
+
+
+def test_identity_facts_are_stored_nowhere_in_plain_text(new_chat, stack: Stack, stack_db) -> None:  # type: ignore[no-untyped-def]
+    """Finding 15: the date of birth and ZIP a debtor types reach neither Rasa's tracker store
+    (text, entities, slot values) nor the transcript; the bot still verified with them."""
+    chat = new_chat()
+    replies = chat.say(LAST_NAME)
+    replies += chat.say(f"my date of birth is {DOB}")
+    replies += chat.say(f"zip {ZIP}")
+    replies += chat.say("what do I owe?")
+    assert any(DEMO_BALANCE in text for text in replies), replies
+    trackers = sorted(stack.workdir.glob("tracker-*.db"))
+    assert trackers
+    written: list[str] = []  # every text, entity value and slot value Rasa wrote
+    for path in trackers:
+        with sqlite3.connect(path) as db:
+            rows = db.execute(
+                "SELECT data FROM events WHERE sender_id = ?", (chat.session_id,)
+            ).fetchall()
+        for (data,) in rows:
+            event = json.loads(data)
+            written += [str(event.get("text")), str(event.get("value"))]
+            parse = event.get("parse_data") or {}
+            written += [str(parse.get("text"))]
+            written += [str(e.get("value")) for e in parse.get("entities") or []]
+    assert any("my date of birth is" in w for w in written), "the events were written"
+    month, day, year = DOB.split("/")
+    for plain in (DOB, f"{year}-{month}-{day}", year, ZIP):
+        assert not [w for w in written if plain in w], f"{plain} is in the tracker store"
+    assert any(w.startswith("sealed:dob:") for w in written)
+    with stack_db() as session:
+        transcript = " ".join(
+            session.scalars(select(Message.text).where(Message.conversation_id == chat.session_id))
+        )
+    assert "my date of birth is [date removed]" in transcript
+    assert DOB not in transcript and ZIP not in transcript

@@ -146,12 +146,19 @@ def test_opt_out_after_scheduling_blocks_the_send(session_factory: sessionmaker[
 
 
 def test_job_runner_thread_sends_due_rows(committed_factory: sessionmaker[Session]) -> None:
-    # A number whose area-code zone is inside its window for the next while (one of these four
-    # always is), so the real-clock thread may send it.
+    # A number whose zone is inside its window for the next while, so the real-clock thread may
+    # send it: New York, Los Angeles, Honolulu, Guam and London between them cover every hour
+    # of the UTC day (the four US ones alone leave 11:00-13:00 UTC uncovered).
     now = datetime.now(UTC)
     phone = next(
         number
-        for number in ("+12125550142", "+14155550101", "+18085550100", "+16715550100")
+        for number in (
+            "+12125550142",
+            "+14155550101",
+            "+18085550100",
+            "+16715550100",
+            "+442071838750",
+        )
         if quiet_hours.is_allowed(now, phone_timezones(number))
         and quiet_hours.is_allowed(now + timedelta(minutes=5), phone_timezones(number))
     )
