@@ -1,0 +1,58 @@
+"""The human queue (SPEC §10)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley.core.enums import StrEnum
+from parley.models.base import Base, EnumText, TimestampMixin
+
+
+class EscalationReason(StrEnum):
+    HUMAN_REQUESTED = "human_requested"
+    DISPUTE = "dispute"
+    BANKRUPTCY = "bankruptcy"
+    ATTORNEY = "attorney"
+    CEASE_COMMUNICATION = "cease_communication"
+    HARDSHIP = "hardship"
+    WRONG_NUMBER = "wrong_number"
+    VERIFICATION_LOCKED = "verification_locked"
+    BOT_FAILURE = "bot_failure"
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+# Waiting for a person or held by one.
+ACTIVE_ESCALATION: Final = (EscalationStatus.OPEN, EscalationStatus.CLAIMED)
+
+
+class Escalation(TimestampMixin, Base):
+    """A conversation handed to the human queue."""
+
+    __tablename__ = "escalations"
+    # The queue reads open escalations by status, ordered by priority then age.
+    __table_args__ = (Index("ix_escalations_queue", "status", "priority", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    reason: Mapped[EscalationReason] = mapped_column(EnumText(EscalationReason, 32))
+    sub_reason: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[EscalationStatus] = mapped_column(
+        EnumText(EscalationStatus, 16), default=EscalationStatus.OPEN
+    )
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None]
+    # Console work: who holds it, who resolved it and how.
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(64))

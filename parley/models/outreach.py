@@ -1,0 +1,74 @@
+"""Messages Parley initiates and the numbers that opted out (SPEC §7, §14)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley.core.enums import StrEnum
+from parley.models.base import Base, EnumText, utcnow
+from parley.models.conversations import Channel
+
+
+class OptOutSource(StrEnum):
+    KEYWORD = "keyword"  # STOP and the carrier keywords
+    REQUEST = "request"  # a plain-language "stop texting me"
+    WRONG_NUMBER = "wrong_number"
+    AGENT = "agent"
+    CARRIER = "carrier"  # Twilio reported the number unsubscribed (error 21610)
+
+
+class OutboundKind(StrEnum):
+    AGENT = "agent"
+    CONFIRMATION = "confirmation"
+    REMINDER = "reminder"
+    NOTICE = "notice"
+    COLLECTION = "collection"
+
+
+class OutboundStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    OUTBOX = "outbox"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class PhoneOptOut(Base):
+    """A number that opted out of SMS (STOP words, plain-language requests, wrong number)."""
+
+    __tablename__ = "phone_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[OptOutSource] = mapped_column(EnumText(OptOutSource, 32))
+    detail: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboundMessage(Base):
+    """A message Parley initiates (not a webhook reply): queued, deferred by quiet hours, sent
+    through Twilio or the local outbox, or blocked by an opt-out. Survives restarts."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index("ix_outbound_messages_due", "status", "send_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel, 8), default=Channel.SMS)
+    to: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[OutboundKind] = mapped_column(EnumText(OutboundKind, 16))
+    status: Mapped[OutboundStatus] = mapped_column(
+        EnumText(OutboundStatus, 16), default=OutboundStatus.SCHEDULED
+    )
+    send_after: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
