@@ -16,7 +16,7 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 MODEL := var/models/parley.tar.gz
 EVAL_FILE ?= ../shared/eval/nlu-external.jsonl
-BOT_INPUTS := $(shell find bot data -type f -name '*.yml' 2>/dev/null)
+BOT_INPUTS := $(shell find bot data -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 
@@ -118,9 +118,19 @@ worker: $(VENV)/.installed
 test-py: $(VENV)/.installed $(MODEL) browser-deps $(BROWSER_JS) topology-deps
 	$(VENV)/bin/pytest
 
+# Gates at the figures this round reached (a regression fails make test). Issue 12 asks for
+# external in-scope >= 0.92 and held-out recall >= 0.97 / precision >= 0.95 per consequential
+# intent; those are not met yet (docs/bot.md "Where the NLU stands").
 nlu-eval: $(RASA_VENV)/.installed $(MODEL)
+	@mkdir -p var/results
 	$(RASA_VENV)/bin/python scripts/nlu_eval.py --model $(MODEL) --data $(EVAL_FILE) --json var/results/nlu-eval.json \
-		--min-in-scope 0.85 --max-forbidden 0.03
+		--min-in-scope 0.87 --max-forbidden 0.02
+	$(RASA_VENV)/bin/python scripts/heldout_eval.py --model $(MODEL) --data tests/bot/heldout/sentences.jsonl \
+		--dump-parses var/results/heldout-parses.json
+	$(VENV)/bin/python scripts/heldout_eval.py --parses var/results/heldout-parses.json \
+		--data tests/bot/heldout/sentences.jsonl \
+		--json var/results/heldout-eval.json --min-recall 0.93 --min-precision 0.90 \
+		--intents dispute bankruptcy attorney stop_contact wrong_number hardship
 
 test: setup lint typecheck test-bot test-py nlu-eval
 

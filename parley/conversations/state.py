@@ -79,6 +79,32 @@ def get_or_create(session: Session, conversation_id: str) -> Conversation:
     return conversation
 
 
+def begin_turn(
+    session: Session, conversation: Conversation, now: datetime, session_minutes: int
+) -> bool:
+    """Note that the debtor wrote; a verified session silent for `session_minutes` ends first
+    (SPEC §4: the next message verifies again, an SMS thread resumed days later too). Returns
+    whether it ended. Verified by portal token or by facts alike."""
+    last = conversation.last_debtor_at
+    expired = (
+        is_verified(conversation)
+        and last is not None
+        and (now - last).total_seconds() > session_minutes * 60
+    )
+    if expired:
+        conversation.verified_at = None
+        conversation.dialogue = {"expired": True}
+        record(
+            session,
+            Kind.VERIFICATION_EXPIRED,
+            conversation_id=conversation.id,
+            account_id=conversation.account_id,
+            idle_minutes=int((now - last).total_seconds() // 60) if last else None,
+        )
+    conversation.last_debtor_at = now
+    return expired
+
+
 def store_inbound(
     session: Session, conversation: Conversation, text: str, **fields: object
 ) -> tuple[Message, Redacted]:

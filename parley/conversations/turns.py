@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parley.conversations.bot_client import BotClient, OutMessage
 from parley.conversations.ordering import TurnLocks
 from parley.conversations.state import (
+    begin_turn,
     get_conversation,
     offered_buttons,
     open_conversation,
@@ -175,6 +176,7 @@ def _receive(
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
         offered = {b["payload"] for b in offered_buttons(session, conversation_id)}
+        begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
         _message, redacted = store_inbound(session, conversation, text)
         if conversation.status == ConversationStatus.BOT:
             chosen = payload if payload in offered and not redacted.changed else None

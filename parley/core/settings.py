@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     )
     verification_max_attempts: int = Field(3, ge=1, alias="PARLEY_VERIFICATION_MAX_ATTEMPTS")
     verification_lockout_minutes: int = Field(30, ge=1, alias="PARLEY_VERIFICATION_LOCKOUT_MINUTES")
+    # Verification lasts a session: after this many minutes without a message from the debtor
+    # the next one verifies again (SPEC §4), on the web and over SMS alike.
+    verification_session_minutes: int = Field(30, ge=1, alias="PARLEY_VERIFICATION_SESSION_MINUTES")
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
     twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")

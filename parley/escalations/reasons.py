@@ -40,22 +40,27 @@ REASON_FOR_INTENT: Final[dict[str, EscalationReason]] = {
     "wrong_number": R.WRONG_NUMBER,
 }
 
-# Checked in order: a fraud claim outranks the rest, proof of payment outranks the amount.
+# Checked in order: a fraud claim outranks the rest, proof of payment outranks the amount, and
+# "I never had an account with them" (or calling it a scam) is not_mine.
 _DISPUTE_KINDS: Final = (
     (
         "fraud",
         re.compile(
-            r"fraud|identity theft|\bstole|stolen|scam|someone (?:else )?(?:opened|used|took)|"
-            r"unauthori[sz]ed|not authori[sz]ed|never authori[sz]ed|did(?:n'?t| not) authori[sz]e|"
-            r"wasn'?t me|was not me",
+            r"fraud|identity theft|identity (?:was |got |has been )?stolen|\bstole|stolen|"
+            r"someone (?:else )?(?:\w+ ){0,2}(?:opened|used|took)|used my (?:info|information|"
+            r"identity|name|ssn|social|details|card)|in my name|unauthori[sz]ed|"
+            r"not authori[sz]ed|never authori[sz]ed|did(?:n'?t| not) authori[sz]e|wasn'?t me|"
+            r"was not me|police report",
             re.I,
         ),
     ),
     (
         "already_paid",
         re.compile(
-            r"already paid|paid (?:it|this|that|off|in full)|paid .{0,20}\b(?:off|in full)|"
-            r"settled|(?:was|been|is) paid|proof (?:that )?i paid|receipt",
+            r"already paid|(?<!should have )(?<!should've )paid (?:it|this|that|off|in full)|"
+            r"paid .{0,20}\b(?:off|in full)|"
+            r"settled|(?:was|been|is) paid|proof (?:that )?i paid|receipt|bank statement|"
+            r"i paid (?:this|it|that)?\s*(?:in|on|last|back)",
             re.I,
         ),
     ),
@@ -64,25 +69,43 @@ _DISPUTE_KINDS: Final = (
         re.compile(
             r"wrong amount|amount is (?:wrong|incorrect|not right)|balance is (?:wrong|not right)|"
             r"too (?:much|high)|incorrect|overcharg|more than i owe|less than (?:that|this)|"
-            r"\btwice\b|two times|duplicate|\bonly \$?\d",
+            r"\btwice\b|two times|duplicate|\bonly \$?\d|not right|way off|doesn'?t add up|"
+            r"(?:was|is|should be|owed?|owe)\s+(?:only\s+|around\s+|about\s+|like\s+|maybe\s+)"
+            r"\$?\d|billed (?:it |me )?wrong|(?:insurance|medicare|medicaid) (?:was supposed to|"
+            r"should(?: have|'ve)?|covered|was going to|would)|never agreed to (?:\w+ ){0,2}fees?|"
+            r"fees? (?:that )?i never agreed|mistake|an error|"
+            r"(?:balance|amount|total|bill|figure)\b.{0,25}\b(?:wrong|incorrect|off|not right)",
             re.I,
         ),
     ),
     (
         "not_mine",
         re.compile(
-            r"not (?:my|mine)|isn'?t (?:my|mine)|never (?:had|opened|signed)|"
+            r"not (?:my|mine)|isn'?t (?:my|mine)|never (?:had|have|opened|signed|bought|heard)|"
             r"don'?t (?:recogni[sz]e|know)|do not (?:recogni[sz]e|owe)|don'?t owe|owe nothing|"
-            r"not me\b|wrong person",
+            r"not me\b|wrong person|not from me|scam|(?:my )?(?:cousin|brother|sister|dad|father|"
+            r"mom|mother|son|daughter)'?s\b",
             re.I,
         ),
     ),
 )
 
 
+# The kind said in so many words wins over cues elsewhere in the message ("The amount is wrong,
+# insurance should have paid it" is about the amount).
+_STATED_KINDS: Final = (
+    ("wrong_amount", re.compile(r"amount is (?:wrong|incorrect|not right)|wrong amount", re.I)),
+    ("already_paid", re.compile(r"already paid|paid (?:it|this) (?:off|in full)", re.I)),
+    ("not_mine", re.compile(r"\b(?:not|isn'?t) (?:my debt|mine)\b", re.I)),
+)
+
+
 def dispute_kind(text: str) -> str:
     """The dispute sub-reason from the debtor's words: not_mine, already_paid, wrong_amount, fraud
     or other. A hint for the agent, not a decision."""
+    for kind, pattern in _STATED_KINDS:
+        if pattern.search(text):
+            return kind
     for kind, pattern in _DISPUTE_KINDS:
         if pattern.search(text):
             return kind

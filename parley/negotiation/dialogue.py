@@ -10,9 +10,17 @@ turn is, stores every step, and keeps the agreed plan:
 - Nothing is agreed until the debtor answers "yes" to a full summary *in the very next turn*;
   only then is a `PaymentPlan` stored with its `Installment` schedule, re-checked against the
   policy on that day.
-- A debtor who cannot meet even the most lenient plan gets a hardship review: an escalation
-  (reason `hardship`, with what they said they can pay). Hardship does not pause collection
-  (SPEC §10 lists the reasons that do), but while the review is open no new offer is made.
+- The assistant asks what the debtor can afford before proposing a plan of its own (a plan
+  request without terms, or a "no" to the full offer, is answered with the question; "suggest
+  one" gets the engine's plan). Terms below the most lenient plan are answered with that plan,
+  saying which limit it meets; only when the debtor declines it too is a hardship review
+  offered (`Turn("hardship_offer")`), and opened when they accept (`open_hardship_review`): an
+  escalation (reason `hardship`, with what they said they can pay). Hardship does not pause
+  collection (SPEC §10 lists the reasons that do), but while the review is open no new offer
+  is made.
+- A partial payment on a date without a plan ("I'll pay $120 on Friday") is a promise to pay,
+  read back for a yes and recorded (`record_promise`, SPEC §6, §14). A bare amount with no plan
+  on the table is asked about: a monthly payment, or one payment?
 
 Texts for the chat live in `actions/texts.py`; the summary and the written confirmation are in
 `parley.negotiation.wording` because they are part of the record.
@@ -20,7 +28,7 @@ Texts for the chat live in `actions/texts.py`; the summary and the written confi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
@@ -39,12 +47,14 @@ from parley.models import (
     NegotiationEvent,
     NegotiationEventKind,
     PaymentPlan,
+    Promise,
 )
 from parley.negotiation import engine
 from parley.negotiation.agreements import live_plan, request_payment_link, store_plan
 from parley.negotiation.engine import Decision, NegotiationState, Proposal
 from parley.negotiation.policies import Policy, account_policy, policy_record
-from parley.negotiation.terms import DebtorOffer, parse_offer
+from parley.negotiation.terms import DebtorOffer, proposed_terms
+from parley.records.audit import Kind, record
 
 # What the debtor's turn asks for, from the NLU intent (see `MOVES`).
 Move = Literal["options", "pay_in_full", "plan", "offer", "settlement", "affirm", "deny", "inform"]
@@ -72,6 +82,9 @@ TurnKind = Literal[
     "paused",  # collection is paused: no offers at all
     "review",  # a hardship review is open: no offers until a person has looked at it
     "ask_terms",  # the debtor's words held no terms: ask what they can pay
+    "amount_kind",  # a bare amount with nothing on the table: monthly, or one payment?
+    "hardship_offer",  # even the most lenient plan was declined: offer a hardship review
+    "promise",  # a partial payment on a date, read back for a yes
     "settled",  # nothing is owed
     "help",  # nothing to negotiate about in this turn
 ]
@@ -97,11 +110,21 @@ class Turn:
     plan: PaymentPlan | None = None
     # The message carrying the agreed plan's payment link (SPEC §8), said right after it.
     payment_link: str | None = None
+    # A promise read back ("promise"), or the amount asked about ("amount_kind").
+    amount_cents: int | None = None
+    due: date | None = None
 
     @property
     def negotiating(self) -> bool:
         """Whether the debtor's next yes / no / figures belong to the negotiation."""
-        return self.kind in ("offer", "summary", "ask_terms")
+        return self.kind in (
+            "offer",
+            "summary",
+            "ask_terms",
+            "amount_kind",
+            "hardship_offer",
+            "promise",
+        )
 
 
 @dataclass(frozen=True)
@@ -112,6 +135,10 @@ class Standing:
     awaiting: Awaiting | None
     event_id: int | None
     conversation_id: str | None = None
+    # The pending proposal is the most lenient plan, offered instead of a hardship review.
+    lenient: bool = False
+    # The most lenient plan was already offered (and declined) in this negotiation.
+    lenient_offered: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,15 +159,21 @@ class _Context:
 # --- reading and writing the record ----------------------------------------------------------
 
 
+_STANDING_LOOKBACK = 20
+
+
 def standing(session: Session, account: Account) -> Standing:
     """The state stored with the account's latest stateful event (a fresh start if none)."""
-    event = session.scalars(
+    # The debtor's own events (a decline, a request) carry no state: the standing is that of
+    # the latest decision before them, so a "no" does not send the ladder back to its top.
+    recent = session.scalars(
         select(NegotiationEvent)
         .where(NegotiationEvent.account_id == account.id)
         .order_by(NegotiationEvent.id.desc())
-        .limit(1)
-    ).first()
-    if event is None or "state" not in event.terms:
+        .limit(_STANDING_LOOKBACK)
+    )
+    event = next((e for e in recent if "state" in e.terms), None)
+    if event is None:
         return Standing(NegotiationState(), None, None)
     awaiting = event.terms.get("awaiting")
     return Standing(
@@ -148,6 +181,8 @@ def standing(session: Session, account: Account) -> Standing:
         awaiting if awaiting in ("choice", "confirmation") else None,
         event.id,
         event.conversation_id,
+        lenient=bool(event.terms.get("lenient")),
+        lenient_offered=bool(event.terms.get("lenient_offered")),
     )
 
 
@@ -199,9 +234,13 @@ def _record_debtor(
 
 
 def _record_decision(
-    ctx: _Context, decision: Decision, awaiting: Awaiting | None, note: str | None = None
+    ctx: _Context,
+    decision: Decision,
+    awaiting: Awaiting | None,
+    note: str | None = None,
+    **marks: bool,
 ) -> None:
-    terms: dict[str, Any] = {"state": decision.state.to_dict(), "awaiting": awaiting}
+    terms: dict[str, Any] = {"state": decision.state.to_dict(), "awaiting": awaiting, **marks}
     if decision.proposal is not None:
         terms["proposal"] = decision.proposal.to_dict()
     _record(
@@ -227,11 +266,16 @@ def take_turn(
     said: str,
     right_after_summary: bool,
     now: datetime | None = None,
+    *,
+    suggest: bool = False,
+    offer: DebtorOffer | None = None,
 ) -> Turn:
     """Answer one debtor turn of the negotiation and record it.
 
     `right_after_summary` must be true only when the bot's previous turn in this conversation
-    was this negotiation: a "yes" agrees only to a summary the debtor has just read.
+    was this negotiation's summary: a "yes" agrees only to a summary the debtor has just read.
+    `suggest`: the debtor asked the assistant to propose a plan. `offer`: the terms already
+    read from the debtor's words (by default they are read from `said`).
     """
     if account.collection_paused:
         return Turn("paused")
@@ -272,39 +316,224 @@ def take_turn(
 
     if move == "deny":
         if pending is None:
-            return Turn("help")
+            return Turn("ask_terms", balance_cents=balance)
         _record_debtor(ctx, NegotiationEventKind.DECLINE, said)
-        return _show(ctx, engine.decline(balance, policy, ctx.today, state), said)
+        if now_standing.awaiting == "choice":
+            # "No" to paying in full: ask what they can afford before proposing anything.
+            return Turn("ask_terms", balance_cents=balance)
+        if now_standing.lenient:
+            return Turn("hardship_offer", balance_cents=balance)
+        if pending.kind != "settlement" and not suggest:
+            # "No" to a plan: ask what would work instead (the ladder moves on when asked to
+            # suggest, or when a settlement is on the table).
+            return Turn("ask_terms", balance_cents=balance)
+        return _show(ctx, engine.decline(balance, policy, ctx.today, state), said, now_standing)
 
     if move == "settlement":
+        bid = offer if offer is not None else proposed_terms(said, ctx.today)
+        if bid is not None and bid.amount_cents and not bid.frequency and not bid.count:
+            # "$3,000 today to close it": a settlement bid in their own figure.
+            lump = DebtorOffer(
+                amount_cents=bid.amount_cents, first_date=bid.first_date, lump_sum=True
+            )
+            return _consider(ctx, state, lump, said, now_standing)
         _record_debtor(ctx, NegotiationEventKind.REQUEST, said)
-        return _show(ctx, engine.ask_settlement(balance, policy, ctx.today, state), said)
+        return _show(
+            ctx, engine.ask_settlement(balance, policy, ctx.today, state), said, now_standing
+        )
 
     if move == "options":
         if pending is not None:
             return _resume(ctx, now_standing)
         return _open(ctx, state)
 
-    offer = parse_offer(said, ctx.today)
+    offer = offer if offer is not None else proposed_terms(said, ctx.today)
     if move == "pay_in_full":
         if offer is None or not offer.lump_sum:
             offer = DebtorOffer(lump_sum=True, first_date=offer.first_date if offer else None)
-        return _consider(ctx, state, offer, said)
+        return _consider(ctx, state, offer, said, now_standing)
     if move == "plan":
         if offer is not None and not offer.lump_sum:
-            return _consider(ctx, state, offer, said)
-        if pending is not None and pending.kind == "installments":
-            return _resume(ctx, now_standing)
+            return _consider(ctx, state, offer, said, now_standing)
+        if not suggest:
+            # SPEC §6: ask what the debtor can afford before proposing a plan of our own.
+            _record_debtor(ctx, NegotiationEventKind.REQUEST, said)
+            return Turn("ask_terms", balance_cents=balance)
         _record_debtor(ctx, NegotiationEventKind.REQUEST, said)
-        # Asking for a plan declines payment in full, wherever the ladder had got to.
+        if pending is not None and pending.kind != "full":
+            # Asked to suggest again with a proposal on the table: the next rung of the ladder
+            # (down to the most lenient plan, then the hardship review), never the same plan.
+            decision = engine.decline(balance, policy, ctx.today, state)
+            return _show(ctx, decision, said, now_standing, action="suggest")
         start = NegotiationState("full_offered", state.settlement_round, None)
-        return _show(ctx, engine.decline(balance, policy, ctx.today, start), said)
+        decision = engine.decline(balance, policy, ctx.today, start)
+        return _show(ctx, decision, said, now_standing, action="suggest")
     # offer / inform: terms in the debtor's words
     if offer is not None:
-        return _consider(ctx, state, offer, said)
+        kind = _amount_kind(ctx, state, offer)
+        if kind == "promise":
+            assert offer.amount_cents is not None and offer.first_date is not None  # noqa: S101
+            _record_debtor(ctx, NegotiationEventKind.COUNTEROFFER, said, offer)
+            return Turn(
+                "promise",
+                balance_cents=balance,
+                amount_cents=offer.amount_cents,
+                due=offer.first_date,
+            )
+        if kind == "ask":
+            return Turn("amount_kind", balance_cents=balance, amount_cents=offer.amount_cents)
+        return _consider(ctx, state, offer, said, now_standing)
     if move == "inform" and pending is not None:
         return _resume(ctx, now_standing)
     return Turn("ask_terms", balance_cents=balance)
+
+
+def _amount_kind(
+    ctx: _Context, state: NegotiationState, offer: DebtorOffer
+) -> Literal["promise", "ask", "terms"]:
+    """What a lone amount is: a promise (a part of the balance on a stated date), a question
+    (an amount with nothing else, while no plan or settlement is on the table), or terms."""
+    if offer.amount_cents is None or offer.frequency or offer.count or offer.down_payment_cents:
+        return "terms"
+    if offer.amount_cents >= ctx.balance_cents or offer.rest_frequency:
+        return "terms"
+    pending = state.pending
+    if pending is not None and pending.kind in ("settlement", "installments"):
+        return "terms"  # a bid against the settlement, or a new per-payment amount
+    if offer.first_date is not None:
+        return "promise"  # part of the balance on a day they name
+    return "ask"
+
+
+def offer_lenient(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    account: Account,
+    said: str,
+    now: datetime | None = None,
+) -> Turn:
+    """The debtor said they cannot afford payments: offer the most lenient plan and ask about
+    it before any hardship review (SPEC §6); with no plan possible, offer the review."""
+    if account.collection_paused:
+        return Turn("paused")
+    if open_review(session, account.id, EscalationReason.HARDSHIP) is not None:
+        return Turn("review")
+    if live_plan(session, account) is not None:
+        return Turn("hardship_offer", balance_cents=account.balance_cents)
+    name, policy = account_policy(settings.policies_path, account.policy)
+    today = local_date(now or utcnow(), debtor_zone(account.zone_names, now))
+    ctx = _Context(
+        session, settings, conversation, account, name, policy, today, account.balance_cents
+    )
+    _record_debtor(ctx, NegotiationEventKind.REQUEST, said)
+    lenient = engine.most_lenient_plan(ctx.balance_cents, policy, today)
+    state = standing(session, account).state
+    if lenient is None:
+        return Turn("hardship_offer", balance_cents=ctx.balance_cents)
+    decision = Decision(
+        action="counter",
+        proposal=lenient,
+        limit="hardship",
+        explanation="",
+        state=NegotiationState("proposed", state.settlement_round, lenient),
+        policy_values={"balance_cents": ctx.balance_cents, "policy": policy_record(policy)},
+    )
+    _record_decision(ctx, decision, "confirmation", lenient=True, lenient_offered=True)
+    return Turn("summary", lenient, "lenient", balance_cents=ctx.balance_cents)
+
+
+def record_promise(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    account: Account,
+    amount_cents: int,
+    due: date,
+    said: str,
+) -> Promise:
+    """The debtor confirmed their promise to pay: record it (followed up by SPEC §14)."""
+    name, _policy = account_policy(settings.policies_path, account.policy)
+    promise = Promise(
+        account_id=account.id,
+        conversation_id=conversation.id,
+        amount_cents=amount_cents,
+        due_date=due,
+        note=said[:500] or None,
+    )
+    session.add(promise)
+    session.flush()
+    session.add(
+        NegotiationEvent(
+            account_id=account.id,
+            conversation_id=conversation.id,
+            kind=NegotiationEventKind.PROMISE,
+            actor=Actor.DEBTOR,
+            terms={"promise_id": promise.id, "amount_cents": amount_cents, "due": due.isoformat()},
+            policy_name=name,
+            policy_values={"balance_cents": account.balance_cents},
+            note=said[:500] or None,
+        )
+    )
+    record(
+        session,
+        Kind.PROMISE_RECORDED,
+        conversation_id=conversation.id,
+        account_id=account.id,
+        promise_id=promise.id,
+        amount_cents=amount_cents,
+        due=due.isoformat(),
+    )
+    return promise
+
+
+def open_hardship_review(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    account: Account,
+    said: str,
+    now: datetime | None = None,
+) -> None:
+    """The debtor accepted a hardship review: escalate with what they said they can pay."""
+    name, policy = account_policy(settings.policies_path, account.policy)
+    today = local_date(now or utcnow(), debtor_zone(account.zone_names, now))
+    ctx = _Context(
+        session, settings, conversation, account, name, policy, today, account.balance_cents
+    )
+    last_offer = session.scalars(
+        select(NegotiationEvent)
+        .where(
+            NegotiationEvent.account_id == account.id,
+            NegotiationEvent.kind == NegotiationEventKind.COUNTEROFFER,
+        )
+        .order_by(NegotiationEvent.id.desc())
+        .limit(1)
+    ).first()
+    can_pay = (last_offer.terms.get("offer") if last_offer is not None else None) or None
+    decision = engine.decline(
+        ctx.balance_cents, policy, today, NegotiationState("hardship", 0, None)
+    )
+    if can_pay:
+        # What the debtor said they can pay, recorded with the decision (SPEC §6).
+        said_can_pay = {
+            key: can_pay.get(key) for key in ("amount_cents", "frequency", "down_payment_cents")
+        }
+        decision = replace(
+            decision, policy_values={**decision.policy_values, "debtor_can_pay": said_can_pay}
+        )
+    _record_decision(ctx, decision, None, note="hardship review accepted")
+    summary = hardship_summary(
+        session,
+        conversation,
+        account,
+        said,
+        policy_name=name,
+        can_pay=can_pay,
+        limit=decision.limit,
+        explanation=decision.explanation,
+    )
+    open_escalation(session, conversation, EscalationReason.HARDSHIP, "negotiation", summary)
 
 
 def _open(ctx: _Context, state: NegotiationState) -> Turn:
@@ -313,21 +542,50 @@ def _open(ctx: _Context, state: NegotiationState) -> Turn:
     return Turn("offer", decision.proposal, "offer", balance_cents=ctx.balance_cents)
 
 
-def _consider(ctx: _Context, state: NegotiationState, offer: DebtorOffer, said: str) -> Turn:
+def _consider(
+    ctx: _Context, state: NegotiationState, offer: DebtorOffer, said: str, standing_: Standing
+) -> Turn:
     _record_debtor(ctx, NegotiationEventKind.COUNTEROFFER, said, offer)
     decision = engine.consider_offer(ctx.balance_cents, ctx.policy, ctx.today, state, offer)
-    return _show(ctx, decision, said)
+    return _show(ctx, decision, said, standing_)
 
 
-def _show(ctx: _Context, decision: Decision, said: str) -> Turn:
-    """Record the engine's decision and lay it out: a summary to confirm, or hardship."""
+def _show(
+    ctx: _Context,
+    decision: Decision,
+    said: str,
+    standing_: Standing,
+    action: str | None = None,
+) -> Turn:
+    """Record the engine's decision and lay it out: a summary to confirm. Where the engine
+    reaches hardship, the most lenient plan is offered first (once), then a hardship review."""
     if decision.action == "hardship":
-        return _hardship(ctx, decision, said)
-    _record_decision(ctx, decision, "confirmation")
+        lenient = decision.proposal or engine.most_lenient_plan(
+            ctx.balance_cents, ctx.policy, ctx.today
+        )
+        if lenient is None or standing_.lenient_offered:
+            return Turn(
+                "hardship_offer", explanation=decision.explanation, balance_cents=ctx.balance_cents
+            )
+        counter = replace(
+            decision,
+            action="counter",
+            proposal=lenient,
+            state=NegotiationState("proposed", decision.state.settlement_round, lenient),
+        )
+        _record_decision(ctx, counter, "confirmation", lenient=True, lenient_offered=True)
+        return Turn(
+            "summary",
+            lenient,
+            "lenient",
+            decision.explanation,
+            balance_cents=ctx.balance_cents,
+        )
+    _record_decision(ctx, decision, "confirmation", lenient_offered=standing_.lenient_offered)
     return Turn(
         "summary",
         decision.proposal,
-        decision.action,
+        action or decision.action,
         decision.explanation,
         balance_cents=ctx.balance_cents,
     )
@@ -404,32 +662,6 @@ def _agree(ctx: _Context, state: NegotiationState) -> Turn:
         balance_cents=ctx.balance_cents,
         plan=plan,
         payment_link=link,
-    )
-
-
-def _hardship(ctx: _Context, decision: Decision, said: str) -> Turn:
-    """Offer a hardship review: escalate with what the debtor can pay (no pause: SPEC §10)."""
-    _record_decision(ctx, decision, None)
-    can_pay = decision.policy_values.get("debtor_can_pay")
-    summary = hardship_summary(
-        ctx.session,
-        ctx.conversation,
-        ctx.account,
-        said,
-        policy_name=ctx.policy_name,
-        can_pay=can_pay,
-        limit=decision.limit,
-        explanation=decision.explanation,
-    )
-    open_escalation(
-        ctx.session, ctx.conversation, EscalationReason.HARDSHIP, "negotiation", summary
-    )
-    return Turn(
-        "hardship",
-        decision.proposal,
-        "hardship",
-        decision.explanation,
-        balance_cents=ctx.balance_cents,
     )
 
 

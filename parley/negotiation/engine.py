@@ -370,6 +370,23 @@ def default_plan(balance_cents: int, policy: Policy, today: date) -> Proposal | 
     return None
 
 
+def most_lenient_plan(balance_cents: int, policy: Policy, today: date) -> Proposal | None:
+    """The easiest plan to keep that the policy allows: the smallest payment each month, from
+    the latest allowed start (monthly if allowed, else the least frequent schedule). Offered
+    before a hardship review (SPEC §6)."""
+    start = today + timedelta(days=policy.first_payment_within_days)
+    for frequency in _DEFAULT_FREQUENCY_ORDER:
+        if frequency not in policy.frequencies:
+            continue
+        lowest = lowest_amount(balance_cents, policy, start, frequency)
+        if lowest is None:
+            continue
+        plan = amount_plan(balance_cents, start, frequency, lowest[0])
+        if is_feasible(balance_cents, policy, today, plan):
+            return plan
+    return None
+
+
 def nearest_frequency(wanted: Frequency, allowed: tuple[Frequency, ...]) -> Frequency:
     """`wanted` if allowed, else the allowed one nearest in period; ties go to the longer."""
     if wanted in allowed:

@@ -223,7 +223,9 @@ def _find_frequencies(text: str, taken: list[_Found]) -> list[_Freq]:
         (
             r"\b(?:every|each|per|a|/)\s*2\s*weeks\b|\bbiweekly\b|\bfortnight(?:ly)?\b|"
             r"\btwice\s+(?:a|per|each)\s+month\b|\b2\s*(?:x|times)\s+(?:a|per)\s+month\b|"
-            r"\bevery\s+2nd\s+week\b",
+            r"\bevery\s+2nd\s+week\b|"
+            # US paychecks are most often every other week.
+            r"\b(?:every|each|per|a)\s+(?:pay\s?check|pay\s?day)\b",
             "biweekly",
         ),
         (r"\bweekly\b|(?:\b(?:a|per|each|every)\s+|/\s*)week\b", "weekly"),
@@ -366,3 +368,70 @@ def parse_offer(text: str, today: date) -> DebtorOffer | None:
         lump_sum=is_lump,
         rest_frequency=rest and down is not None and frequency is not None,
     )
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+# "I can't pay all that", "no way", "not 50": a refusal is never read as acceptance (SPEC §6).
+_REFUSAL = re.compile(
+    r"\b(?:can'?t|cant|cannot|can not|won'?t|wont|couldn'?t|unable|not able|no way|nope|nah|"
+    r"impossible|too (?:much|high|steep|expensive)|don'?t have|dont have|do not have|"
+    r"more than i (?:can|could) (?:manage|afford|pay|do|handle)|out of (?:my|our) (?:reach|budget)|"
+    r"not (?:pay|do|afford|now|today|right now|that|all)|never|no(?:,|\.|!|\s*$))",
+    re.I,
+)
+# Where a refused clause ends and the debtor's own terms may start: punctuation or a contrast
+# ("can't do 50 but I can do 30", "too much, what about 40").
+_TURN = re.compile(
+    r"[.,;!?]|\b(?:but|however|though|tho|instead|rather|how about|what about|maybe|what if)\b",
+    re.I,
+)
+
+
+# A question about the figures ("why is it 904??", "is this $300 for the card?") holds no offer;
+# a question that proposes ("what about 6500?", "can I do 50 a month?") does.
+_ASKS_ABOUT = re.compile(
+    r"^\W*(?:why|how come|what(?:'?s| is| are| was)|is (?:it|this|that))\b", re.I
+)
+_PROPOSES = re.compile(
+    r"\b(?:what about|how about|can i|could i|can we|could we|would you|will you|if i|i can|"
+    r"i could|i'?ll)\b",
+    re.I,
+)
+
+
+def proposed_terms(text: str, today: date) -> DebtorOffer | None:
+    """The terms the debtor proposes in `text`, if any: `parse_offer`, except that a date alone
+    is no offer ("are you open on saturdays?") and neither are figures asked about."""
+    offer = parse_offer(text, today)
+    if offer is None or not (
+        offer.amount_cents or offer.count or offer.frequency or offer.lump_sum
+    ):
+        return None
+    if _ASKS_ABOUT.search(text) and not _PROPOSES.search(text):
+        return None
+    return offer
+
+
+def is_refusal(text: str) -> bool:
+    """Whether the message says no to what was offered ("I can't pay all that")."""
+    return _REFUSAL.search(text.replace("\u2019", "'")) is not None
+
+
+def without_refusals(text: str) -> str:
+    """The message with every refused clause taken out ("no, I can't do 50, maybe 30" gives
+    ", maybe 30"): what is left may still hold the debtor's own terms."""
+    plain = text.replace("\u2019", "'")
+    out: list[str] = []
+    position = 0
+    for refusal in _REFUSAL.finditer(plain):
+        if refusal.start() < position:
+            continue
+        out.append(plain[position : refusal.start()])
+        if plain[refusal.end() - 1] in ".,!":  # a bare "no." is its own clause
+            position = refusal.end()
+            continue
+        end = _TURN.search(plain, refusal.end())
+        position = end.start() if end is not None else len(plain)
+    out.append(plain[position:])
+    return "".join(out)

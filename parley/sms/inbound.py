@@ -22,8 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.bot_client import BotClient
 from parley.conversations.ordering import TurnLocks
-from parley.conversations.state import offered_buttons, open_conversation, store_inbound
+from parley.conversations.state import (
+    begin_turn,
+    offered_buttons,
+    open_conversation,
+    store_inbound,
+)
 from parley.conversations.turns import BotAnswer, ask_bot, bot_text_for, not_for_the_bot
+from parley.core.clock import utcnow
 from parley.core.db import transaction
 from parley.core.settings import Settings
 from parley.models import (
@@ -179,6 +185,7 @@ def _record_inbound(
         conversation = find_or_open_conversation(session, phone)
         buttons = [] if word else offered_buttons(session, conversation.id)
         opted_out = optout.is_opted_out(session, phone)
+        begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
         _message, redacted = store_inbound(
             session,
             conversation,

@@ -1,5 +1,5 @@
 """Action tests: real actions against a migrated database of their own (the action server's
-engine reads DATABASE_URL, as in production) and JSON tracker fixtures."""
+engine reads DATABASE_URL, as in production) and real rasa_sdk trackers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions.common import reset_runtime
 from parley.core.settings import get_settings
 from tests.support.accounts import SECRET, make_account
-from tests.support.trackers import COMPANY
+from tests.support.dialogue import COMPANY
 
 
 @pytest.fixture

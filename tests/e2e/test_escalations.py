@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.console import views
+from parley.dialogue import texts as dialogue_texts
 from parley.models import Account, Conversation, Escalation, Message, NegotiationEvent
 from tests.support.assertions import assert_waiting
 
@@ -70,7 +71,8 @@ def in_queue(factory: sessionmaker[Session], conversation_id: str) -> views.Queu
         ("ESC-D2", "i already paid this off in full", "already_paid"),
         ("ESC-D3", "the amount is wrong", "wrong_amount"),
         ("ESC-D4", "someone stole my identity and opened this", "fraud"),
-        ("ESC-D5", "i dispute this", "other"),
+        # No kind said: the kind is asked once, and the dispute recorded with the answer.
+        ("ESC-D5", "i dispute this", "wrong_amount"),
     ],
 )
 def test_dispute_with_sub_reason_pauses_collection(
@@ -79,6 +81,10 @@ def test_dispute_with_sub_reason_pauses_collection(
     chat = new_chat()
     verify(chat, ref)
     replies = chat.say(words)
+    if ref == "ESC-D5":
+        assert replies == [dialogue_texts.DISPUTE_WHICH], replies
+        assert escalations(stack_db, chat.session_id) == []
+        replies = chat.say("the amount is wrong")
     joined = " ".join(replies).lower()
     assert "paused collection" in joined and "follow up" in joined, replies
     assert chat.status == "queued"
@@ -141,8 +147,13 @@ def test_each_reason_reaches_the_queue(
     chat = new_chat()
     verify(chat, ref)
     replies = chat.say(words)
-    if reason == "hardship" and not escalations(stack_db, chat.session_id):
-        # A negotiation flow may first offer a hardship review; accepting it escalates.
+    if reason == "hardship":
+        # SPEC §6: the most lenient plan is offered and asked about first; a no to it offers a
+        # hardship review, and a yes to that escalates.
+        assert not escalations(stack_db, chat.session_id), replies
+        assert any("12 payments" in r or "monthly" in r for r in replies), replies
+        replies += chat.say("no i cant afford that either")
+        assert any("hardship review" in r for r in replies), replies
         replies += chat.say("yes")
     assert replies, "the debtor always gets an acknowledgement"
     assert reason in [r for r, _sub in escalations(stack_db, chat.session_id)]

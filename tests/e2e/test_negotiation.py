@@ -149,7 +149,14 @@ def test_settlement_ladder_down_to_the_floor_and_no_further(  # type: ignore[no-
 def test_hardship_escalates_and_offers_stop_without_a_pause(api, stack_db) -> None:  # type: ignore[no-untyped-def]
     chat = verified_chat(api, "Hale", "05/05/1984", ZIP)
     replies = chat.say("i can only do $20 a month")
+    # SPEC §6: the most lenient plan first, saying the limit; a no to it offers the review.
+    assert "smallest monthly payment that would work" in replies[-1], replies
+    assert replies[-1].endswith(CONFIRM), replies
+    assert chat.status == "bot"
+    replies = chat.say("no i really cant")
     assert any("hardship review" in r for r in replies), replies
+    assert chat.status == "bot"  # offered, not yet opened
+    replies = chat.say("yes please")
     assert chat.status == "queued"
     with stack_db() as session:
         acc = account(session, "NEG-5")
@@ -177,11 +184,13 @@ def test_no_agreement_without_confirmation(api, stack_db) -> None:  # type: igno
     chat = verified_chat(api, "Nash", "05/06/1985", ZIP)
     replies = chat.say("i can do $250 a month")
     assert replies[-1].endswith(CONFIRM)
-    chat.say("how much do i owe")
-    # "yes" after another topic shows the summary again instead of agreeing.
-    replies = chat.say("yes")
-    assert replies[-1].endswith(CONFIRM), replies
-    assert not any("Confirmed" in r for r in replies)
+    # A question mid-summary is answered, and the summary shown again in full: a yes agrees
+    # only to terms the debtor has just read.
+    replies = chat.say("how much do i owe")
+    assert "$1,000.00" in replies[0], replies
+    assert replies[-1].endswith(CONFIRM) and "Total: $1,000.00 in 4 payments." in replies[-1]
+    with stack_db() as session:
+        assert plans_of(session, "NEG-6") == []
     replies = chat.say("no")
     assert not any("Confirmed" in r for r in replies), replies
     # A new offer after a summary reopens it.
@@ -199,6 +208,8 @@ def test_no_agreement_without_confirmation(api, stack_db) -> None:  # type: igno
 def test_resume_in_a_later_conversation_then_recall(api, stack_db) -> None:  # type: ignore[no-untyped-def]
     first = verified_chat(api, "Medina", "05/07/1986", ZIP)
     replies = first.say("can i get a payment plan")
+    assert "What could you pay" in replies[-1], replies  # asked before proposing (SPEC §6)
+    replies = first.say("2 payments")
     summary = replies[-1]
     assert "2 payments monthly" in summary and "Total: $600.00 in 2 payments." in summary
     # A later conversation continues where the first stopped.

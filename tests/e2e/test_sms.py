@@ -74,10 +74,10 @@ def test_verification_balance_and_a_numbered_choice_by_sms(api, stack, stack_db)
     replies = phone.say("whats my balance")
     joined = " ".join(replies)
     assert BALANCE in joined, replies
-    assert "Reply 1 for Why this amount?" in joined, replies
+    assert "Reply 1 for Payment options, 2 for Why this amount?" in joined, replies
 
-    # "1" is the first numbered choice: why this amount.
-    replies = phone.say("1")
+    # "2" is the second numbered choice: why this amount.
+    replies = phone.say("2")
     joined = " ".join(replies)
     for figure in ("$1,200.00", "$84.50", "$35.00", "$100.00", "Northwind Bank"):
         assert figure in joined, (figure, replies)
@@ -108,7 +108,7 @@ def test_verification_balance_and_a_numbered_choice_by_sms(api, stack, stack_db)
         "[date removed]",
         "[number removed]",
         "whats my balance",
-        "1",
+        "2",
     ]
 
 

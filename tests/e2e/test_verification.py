@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from devstack.stack import Stack
-from parley.models import Escalation, Message
+from parley.models import Conversation, Escalation, Message
 from tests.support.assertions import assert_no_debt_wording
 from tests.support.chat import DEMO_BALANCE, DEMO_DOB, DEMO_LAST_NAME, DEMO_SSN4, DEMO_ZIP
 
@@ -118,12 +118,15 @@ def test_three_failures_lock_and_never_say_which_fact(new_chat, stack_db) -> Non
         ("Lockwood", "02/02/1980", "30301"),  # wrong date of birth
         ("Lockhart", "01/01/1970", "30301"),  # wrong last name
     ]
-    for attempt in wrong_attempts:
+    for n, attempt in enumerate(wrong_attempts, 1):
         replies: list[str] = []
         for fact in attempt:
             replies = chat.say(fact)
         assert_no_debt_wording(replies, str(attempt))
-        assert "couldn't verify" in replies[0], replies
+        if n < len(wrong_attempts):
+            assert "couldn't verify" in replies[0], replies
+        else:
+            assert "can't continue verification" in replies[0], replies
         for reply in replies:
             if "verify" in reply.lower():
                 assert not any(word in reply.lower() for word in FACT_WORDS), reply
@@ -224,10 +227,19 @@ def test_healthz_reports_every_component(api) -> None:  # type: ignore[no-untype
 
 def test_identity_facts_are_stored_nowhere_in_plain_text(new_chat, stack: Stack, stack_db) -> None:  # type: ignore[no-untyped-def]
     """Finding 15: the date of birth and ZIP a debtor types reach neither Rasa's tracker store
-    (text, entities, slot values) nor the transcript; the bot still verified with them."""
+    (text, entities, slot values), nor the dialogue's state between turns (sealed there), nor
+    the transcript; the bot still verified with them."""
     chat = new_chat()
     replies = chat.say(LAST_NAME)
     replies += chat.say(f"my date of birth is {DOB}")
+    month, day, year = DOB.split("/")
+    with stack_db() as session:
+        held = session.get(Conversation, chat.session_id)
+        assert held is not None and held.dialogue is not None
+        facts = held.dialogue.get("facts") or {}
+        assert facts.get("date_of_birth"), held.dialogue  # held between turns...
+        state_json = json.dumps(held.dialogue)
+        assert not [p for p in (DOB, f"{year}-{month}-{day}", year) if p in state_json]  # ...sealed
     replies += chat.say(f"zip {ZIP}")
     replies += chat.say("what do I owe?")
     assert any(DEMO_BALANCE in text for text in replies), replies
@@ -246,10 +258,12 @@ def test_identity_facts_are_stored_nowhere_in_plain_text(new_chat, stack: Stack,
             written += [str(parse.get("text"))]
             written += [str(e.get("value")) for e in parse.get("entities") or []]
     assert any("my date of birth is" in w for w in written), "the events were written"
-    month, day, year = DOB.split("/")
     for plain in (DOB, f"{year}-{month}-{day}", year, ZIP):
         assert not [w for w in written if plain in w], f"{plain} is in the tracker store"
-    assert any(w.startswith("sealed:dob:") for w in written)
+    with stack_db() as session:
+        done = session.get(Conversation, chat.session_id)
+        assert done is not None and done.verified_at is not None
+        assert ZIP not in json.dumps(done.dialogue) and year not in json.dumps(done.dialogue)
     with stack_db() as session:
         transcript = " ".join(
             session.scalars(select(Message.text).where(Message.conversation_id == chat.session_id))

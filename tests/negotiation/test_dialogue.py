@@ -74,9 +74,10 @@ def turn(
     move: plans.Move,
     said: str = "",
     right_after: bool = True,
+    suggest: bool = False,
 ) -> plans.Turn:
     return plans.take_turn(
-        session, SETTINGS, conversation, account, move, said, right_after, now=NOW
+        session, SETTINGS, conversation, account, move, said, right_after, now=NOW, suggest=suggest
     )
 
 
@@ -90,28 +91,33 @@ def events(session: Session, account: Account) -> list[NegotiationEvent]:
     )
 
 
-def test_ladder_full_then_plan_then_settlements_to_the_floor_then_hardship(
+def test_full_offer_then_ask_terms_then_the_most_lenient_plan_then_a_hardship_review(
     session: Session,
 ) -> None:
+    """SPEC §6 (amended): after a no to paying in full the debtor is asked what they can
+    afford; terms below every plan get the most lenient plan, asked about; only a no to that
+    offers a hardship review, opened on a yes; no new offer while the review is open."""
     account, conversation = add_account(session)
     first = turn(session, conversation, account, "options")
     assert first.kind == "offer"
     assert first.proposal is not None and first.proposal.kind == "full"
     assert first.proposal.first_due == TODAY
-    plan = turn(session, conversation, account, "deny")
-    assert plan.kind == "summary" and plan.proposal is not None
-    assert plan.proposal.kind == "installments"
-    settlements = []
-    for _ in range(3):
-        offer = turn(session, conversation, account, "deny")
-        assert offer.kind == "summary" and offer.proposal is not None
-        settlements.append(offer.proposal.total_cents)
-    assert settlements == [108000, 96000, 84000]  # 90 %, 80 %, 70 % (the floor)
-    end = turn(session, conversation, account, "deny")
-    assert end.kind == "hardship"
+    asked = turn(session, conversation, account, "deny", "no i cant pay all that")
+    assert asked.kind == "ask_terms" and asked.proposal is None
+    lenient = turn(session, conversation, account, "offer", "i can only do $20 a month")
+    assert (lenient.kind, lenient.action) == ("summary", "lenient")
+    assert lenient.proposal is not None and lenient.proposal.kind == "installments"
+    assert (lenient.proposal.count, lenient.proposal.frequency) == (12, "monthly")
+    assert "at most 12 payments" in lenient.explanation  # the limit the debtor's terms hit
+    assert session.scalars(select(Escalation)).first() is None
+    offered = turn(session, conversation, account, "deny", "no")
+    assert offered.kind == "hardship_offer"
+    assert session.scalars(select(Escalation)).first() is None  # offered, not yet opened
+    plans.open_hardship_review(session, SETTINGS, conversation, account, "yes please", now=NOW)
     assert not account.collection_paused  # hardship is not a pausing reason (SPEC §10)...
     escalation = session.scalars(select(Escalation)).one()
     assert (escalation.reason, escalation.account_id) == ("hardship", account.id)
+    assert "$20.00 monthly" in escalation.summary
     # ...but no new offer is made while the review is open, in this or a later conversation.
     assert turn(session, conversation, account, "options").kind == "review"
     later = Conversation(channel="web", account_id=account.id)
@@ -120,12 +126,29 @@ def test_ladder_full_then_plan_then_settlements_to_the_floor_then_hardship(
     assert turn(session, later, account, "pay_in_full").kind == "review"
     kinds = [(e.actor, e.kind) for e in events(session, account)]
     assert kinds[0] == ("bot", "offer")
-    assert kinds[-1] == ("bot", "escalate")
     assert ("debtor", "decline") in kinds
+    assert kinds[-1] == ("bot", "escalate")
     for event in events(session, account):
         assert event.policy_name == "default"
         assert event.policy_values["policy"]["max_installments"] == 12
         assert event.policy_values["today"] == TODAY.isoformat()
+
+
+def test_a_no_to_a_plan_asks_again_and_a_request_to_suggest_moves_the_ladder(
+    session: Session,
+) -> None:
+    account, conversation = add_account(session)
+    turn(session, conversation, account, "options")
+    turn(session, conversation, account, "deny")
+    plan = turn(session, conversation, account, "offer", "i can do $200 a month")
+    assert plan.kind == "summary"
+    again = turn(session, conversation, account, "deny", "no")
+    assert again.kind == "ask_terms"  # the negotiation goes on after a no
+    suggested = turn(session, conversation, account, "plan", "you pick", suggest=True)
+    assert suggested.kind == "summary" and suggested.proposal is not None
+    assert not violations(
+        120000, get_policy("default", SETTINGS.policies_path), TODAY, suggested.proposal
+    )
 
 
 def test_settlement_never_below_the_floor_when_asked_again(session: Session) -> None:
@@ -186,25 +209,31 @@ def test_infeasible_offer_is_countered_with_the_limit(session: Session) -> None:
     assert debtor_event.note == "can i do 18 payments"
 
 
-def test_a_bid_below_the_settlement_floor_gets_the_floor(session: Session) -> None:
+def test_an_amount_on_a_date_is_a_promise_not_a_settlement(session: Session) -> None:
+    """ "$120 on friday" is part of the balance on a date: a promise to pay, never read as a
+    settlement bid (which once jumped straight to the floor)."""
     account, conversation = add_account(session)
-    counter = turn(session, conversation, account, "offer", "$120 on friday")
+    result = turn(session, conversation, account, "offer", "$120 on friday")
+    assert result.kind == "promise" and result.proposal is None
+    assert (result.amount_cents, result.due) == (12000, date(2025, 3, 7))  # the debtor's Friday
+    assert session.scalars(select(PaymentPlan)).first() is None
+
+
+def test_a_settlement_bid_below_the_floor_gets_the_floor(session: Session) -> None:
+    account, conversation = add_account(session)
+    counter = turn(session, conversation, account, "settlement", "would you take $120 to close it")
     assert counter.proposal is not None and counter.proposal.kind == "settlement"
-    assert counter.proposal.total_cents == 84000
-    assert counter.proposal.first_due == date(2025, 3, 7)  # Friday, in the debtor's week
+    assert counter.proposal.total_cents == 84000  # 70 %, the floor
 
 
-def test_budget_below_the_most_lenient_plan_is_a_hardship_review(session: Session) -> None:
+def test_budget_below_the_most_lenient_plan_gets_that_plan_first(session: Session) -> None:
     account, conversation = add_account(session)
     result = turn(session, conversation, account, "offer", "i can only do $20 a month")
-    assert result.kind == "hardship"
-    escalation = session.scalars(select(Escalation)).one()
-    assert escalation.reason == "hardship"
-    assert "$20.00 monthly" in escalation.summary
+    assert (result.kind, result.action) == ("summary", "lenient")
+    assert session.scalars(select(Escalation)).first() is None
     assert not account.collection_paused
-    event = events(session, account)[-1]
-    assert event.kind == "escalate"
-    assert event.policy_values["debtor_can_pay"]["amount_cents"] == 2000
+    debtor = events(session, account)[-2]
+    assert debtor.kind == "counteroffer" and debtor.terms["offer"]["amount_cents"] == 2000
 
 
 def test_changing_mind_and_resuming_in_a_later_conversation(session: Session) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parley.models import Account, AuditEvent, Conversation, VerificationLock
 from parley.verification.check import VerificationResult, check_identity
 from tests.support.accounts import SECRET, make_account
-from tests.support.trackers import conversation
+from tests.support.dialogue import conversation
 
 T0 = datetime(2025, 5, 1, 15, 0, tzinfo=timezone.utc)
 

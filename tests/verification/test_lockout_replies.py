@@ -3,32 +3,24 @@
 Account A is locked by guesses from other conversations. A fresh conversation that then gives
 A's correct facts must get exactly what a fresh conversation giving an unknown identity gets:
 the same `check_identity` result (status "failed", not "locked"; the same attempts left), the
-same sequence of results up to its own lock, and the same reply and slots from the Rasa action
-that turns the result into words. Otherwise the reply tells a guesser "these facts are right,
+same sequence of results up to its own lock, and the same reply and next question from the
+conversation manager that turns the result into words. Otherwise the reply tells a guesser "these facts are right,
 the account is only locked".
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
-from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from actions import texts
-from actions.common import reset_runtime
-from actions.verification import ValidateVerificationForm
-from parley.core.settings import get_settings
+from parley.dialogue import texts
 from parley.models import Account, Conversation, VerificationLock
 from parley.verification.check import VerificationResult, check_identity
 from tests.support.accounts import SECRET, make_account
-from tests.support.trackers import COMPANY, DOMAIN, load_tracker, slot_events, texts_of
+from tests.support.dialogue import Talk, dialogue_settings
 
 T0 = datetime(2025, 5, 1, 15, 0, tzinfo=timezone.utc)
 MAX_ATTEMPTS = 3
@@ -116,72 +108,35 @@ def test_finding7_every_try_until_the_conversation_locks_reads_the_same(
     ]
 
 
-# --- the reply the debtor sees: the validation action of the verification form --------------
-
-
-@pytest.fixture
-def action_db(
-    db_url: str, committed_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[sessionmaker[Session]]:
-    """Account A in the test's own database, and the actions' settings pointing at it (as
-    tests/actions/conftest.py does)."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("PARLEY_SECRET_KEY", SECRET)
-    monkeypatch.setenv("PARLEY_COMPANY_NAME", COMPANY)
-    monkeypatch.delenv("PARLEY_VERIFICATION_FACTORS", raising=False)
-    monkeypatch.delenv("PARLEY_VERIFICATION_MAX_ATTEMPTS", raising=False)
-    get_settings.cache_clear()
-    reset_runtime()
-    with committed_factory.begin() as session:
-        session.add(make_account())
-    yield committed_factory
-    reset_runtime()
-    get_settings.cache_clear()
-
-
-def answer_form(conversation_id: str, text: str) -> tuple[dict[str, Any], list[str]]:
-    """One debtor message with every fact to the verification form: its slots and replies."""
-    slots = {
-        "verified": False,
-        "verification_locked": False,
-        "last_name": None,
-        "date_of_birth": None,
-        "zip_or_ssn4": None,
-        "requested_slot": "last_name",
-    }
-    tracker = load_tracker(
-        "form_answer",
-        sender_id=conversation_id,
-        slots=slots,
-        latest_message={"text": text, "intent": {"name": "inform", "confidence": 0.9}},
-    )
-    dispatcher = CollectingDispatcher()
-    # The action is async; it runs on a loop of its own in a thread, so a loop already running
-    # in the test's thread (Playwright's, after the browser tests) does not get in the way.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        run = ValidateVerificationForm().run(dispatcher, tracker, DOMAIN)
-        events = pool.submit(asyncio.run, run).result()
-    return slot_events(list(events)), texts_of(dispatcher.messages)
+# --- the reply the debtor sees: the conversation manager ----------------------------------
 
 
 def test_finding7_the_bot_reply_for_a_locked_account_is_the_reply_for_an_unknown_identity(
-    action_db: sessionmaker[Session],
+    db: sessionmaker[Session], db_url: str
 ) -> None:
-    guesses = [answer_form(f"guesser-{n}", "Garcia 01/01/1990 94107") for n in range(3)]
-    assert [said for _slots, said in guesses] == [
-        [texts.VERIFY_FAILED],
-        [texts.VERIFY_FAILED],
-        [texts.VERIFY_FAILED_FINAL],
+    settings = dialogue_settings(db_url)
+
+    def answer(conversation_id: str, facts: str) -> list[str]:
+        talk = Talk(db, settings, conversation_id)
+        talk.say("/greet")
+        return talk.say(facts)
+
+    guesses = [answer(f"guesser-{n}", "Garcia 01/01/1990 94107") for n in range(3)]
+    assert [said[0] for said in guesses] == [
+        texts.VERIFY_FAILED,
+        texts.VERIFY_FAILED,
+        texts.VERIFY_LOCKED,
     ]
-    with action_db() as session:
+    with db() as session:
         assert session.scalars(select(VerificationLock)).first() is not None
 
-    locked_slots, locked_said = answer_form("owner", "Garcia 03/14/1985 94107")
-    unknown_slots, unknown_said = answer_form("stranger", "Nobody 07/07/1979 10001")
-    assert locked_said == unknown_said == [texts.VERIFY_FAILED]
-    assert locked_slots == unknown_slots
-    assert "verified" not in locked_slots and "verification_locked" not in locked_slots
-    assert locked_slots["requested_slot"] == "last_name"
-    with action_db() as session:
+    locked_said = answer("owner", "Garcia 03/14/1985 94107")
+    unknown_said = answer("stranger", "Nobody 07/07/1979 10001")
+    assert locked_said == unknown_said
+    assert locked_said[0] == texts.VERIFY_FAILED
+    with db() as session:
         owner = session.get(Conversation, "owner")
-        assert owner is not None and owner.verified_at is None and owner.locked_until is None
+        stranger = session.get(Conversation, "stranger")
+        assert owner is not None and stranger is not None
+        assert owner.verified_at is None and owner.locked_until is None
+        assert owner.dialogue == stranger.dialogue  # the same question asked next, nothing held

@@ -1,0 +1,248 @@
+"""Parley's intent model: sparse word and character features + a linear classifier.
+
+Pure scikit-learn/numpy (no Rasa import), so the same code is trained and scored by the Rasa
+component (bot/nlu_component.py) and by the cross-validation scripts (scripts/calibrate.py).
+It is stored as plain arrays and JSON (no pickle): vocabularies, coefficients, intercepts.
+
+Features, each block L2-normalised and weighted:
+
+* words: 1- and 2-grams of normalised tokens (lower case, letters repeated three or more times
+  cut to two, digits replaced by their shape so "$300" and "$450" read alike);
+* characters: `char_wb` n-grams of the normalised text (typos, SMS spelling);
+* regexes: one binary feature per regex of the training data (dates, amounts, ZIPs...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+DEFAULTS: dict[str, Any] = {
+    "word_ngrams": [1, 2],
+    "char_ngrams": [2, 5],
+    "word_weight": 1.0,
+    "char_weight": 1.0,
+    "regex_weight": 0.5,
+    "sublinear_tf": True,
+    "idf": True,
+    "min_df": 1,
+    "C": 10.0,
+    "class_weight": "balanced",
+    "max_iter": 300,
+    "solver": "liblinear",
+}
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_REPEAT = re.compile(r"(.)\1{2,}")
+_TOKEN = re.compile(r"[a-z\u00e0-\u00ff]+(?:'[a-z]+)?|\d+|[$?!#%]")
+_DIGITS = re.compile(r"\d")
+
+
+def normalise(text: str) -> str:
+    text = text.translate(_QUOTES).lower()
+    return _REPEAT.sub(r"\1\1", text)
+
+
+def word_tokens(text: str) -> list[str]:
+    out = []
+    for token in _TOKEN.findall(normalise(text)):
+        if token[0].isdigit():
+            token = f"<num{min(len(token), 6)}>"
+        out.append(token)
+    return out
+
+
+def char_text(text: str) -> str:
+    return _DIGITS.sub("0", normalise(text))
+
+
+def _identity(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+@dataclass
+class IntentModel:
+    config: dict[str, Any] = field(default_factory=lambda: dict(DEFAULTS))
+    regexes: list[tuple[str, str]] = field(default_factory=list)  # (name, pattern)
+    classes: list[str] = field(default_factory=list)
+    _word: CountVectorizer | None = None
+    _char: CountVectorizer | None = None
+    _word_tfidf: TfidfTransformer | None = None
+    _char_tfidf: TfidfTransformer | None = None
+    _compiled: list[re.Pattern[str]] = field(default_factory=list)
+    coef: np.ndarray | None = None
+    intercept: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.config = {**DEFAULTS, **(self.config or {})}
+        self._compiled = [re.compile(p, re.IGNORECASE) for _, p in self.regexes]
+
+    # --- features ------------------------------------------------------------------------
+
+    def _vectorisers(self) -> tuple[CountVectorizer, CountVectorizer]:
+        c = self.config
+        word = CountVectorizer(
+            analyzer=_identity, lowercase=False, min_df=c["min_df"], dtype=np.float64
+        )
+        lo, hi = c["char_ngrams"]
+        char = CountVectorizer(
+            analyzer="char_wb",
+            ngram_range=(lo, hi),
+            lowercase=False,
+            min_df=c["min_df"],
+            dtype=np.float64,
+        )
+        return word, char
+
+    def _word_docs(self, texts: list[str]) -> list[list[str]]:
+        lo, hi = self.config["word_ngrams"]
+        docs = []
+        for text in texts:
+            tokens = word_tokens(text)
+            grams = []
+            for n in range(lo, hi + 1):
+                grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+            docs.append(grams)
+        return docs
+
+    def _regex_block(self, texts: list[str]) -> sp.csr_matrix:
+        rows = [[1.0 if p.search(t) else 0.0 for p in self._compiled] for t in texts]
+        return sp.csr_matrix(np.array(rows, dtype=np.float64).reshape(len(texts), -1))
+
+    def _block(self, counts: sp.csr_matrix, tfidf: TfidfTransformer | None) -> sp.csr_matrix:
+        if tfidf is not None:
+            return tfidf.transform(counts)
+        if self.config["sublinear_tf"]:
+            counts = counts.copy()
+            counts.data = 1.0 + np.log(counts.data)
+        return normalize(counts)
+
+    def features(self, texts: list[str], fit: bool = False) -> sp.csr_matrix:
+        c = self.config
+        words, chars = self._word_docs(texts), [char_text(t) for t in texts]
+        if fit:
+            self._word, self._char = self._vectorisers()
+            wc, cc = self._word.fit_transform(words), self._char.fit_transform(chars)
+            if c["idf"]:
+                self._word_tfidf = TfidfTransformer(sublinear_tf=c["sublinear_tf"]).fit(wc)
+                self._char_tfidf = TfidfTransformer(sublinear_tf=c["sublinear_tf"]).fit(cc)
+        else:
+            assert self._word is not None and self._char is not None
+            wc, cc = self._word.transform(words), self._char.transform(chars)
+        blocks = [
+            c["word_weight"] * self._block(wc, self._word_tfidf),
+            c["char_weight"] * self._block(cc, self._char_tfidf),
+        ]
+        if self._compiled:
+            blocks.append(c["regex_weight"] * self._regex_block(texts))
+        return sp.hstack(blocks, format="csr")
+
+    # --- training and scoring ----------------------------------------------------------------
+
+    def fit(self, texts: list[str], labels: list[str]) -> IntentModel:
+        X = self.features(texts, fit=True)
+        c = self.config
+        multinomial = c["solver"] != "liblinear"
+        clf = LogisticRegression(
+            C=c["C"],
+            class_weight=c["class_weight"],
+            max_iter=c["max_iter"],
+            solver=c["solver"],
+            multi_class="multinomial" if multinomial else "ovr",
+        )
+        clf.fit(X, labels)
+        self.classes = [str(x) for x in clf.classes_]
+        self.coef = clf.coef_.astype(np.float32)
+        self.intercept = clf.intercept_.astype(np.float32)
+        self.config["multinomial"] = multinomial
+        return self
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        assert self.coef is not None and self.intercept is not None
+        X = self.features(texts)
+        scores = np.asarray(X @ self.coef.T) + self.intercept
+        if self.config.get("multinomial"):
+            scores -= scores.max(axis=1, keepdims=True)
+            np.exp(scores, out=scores)
+        else:  # one-vs-rest, as scikit-learn: each class's sigmoid, normalised
+            scores = 1.0 / (1.0 + np.exp(-scores))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    # --- storage (no pickle) -----------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        assert self._word is not None and self._char is not None
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "config": self.config,
+            "regexes": self.regexes,
+            "classes": self.classes,
+            "word_vocabulary": {k: int(v) for k, v in self._word.vocabulary_.items()},
+            "char_vocabulary": {k: int(v) for k, v in self._char.vocabulary_.items()},
+        }
+        (directory / "intent_model.json").write_text(json.dumps(meta))
+        arrays = {"coef": self.coef, "intercept": self.intercept}
+        if self._word_tfidf is not None and self._char_tfidf is not None:
+            arrays["word_idf"] = self._word_tfidf.idf_
+            arrays["char_idf"] = self._char_tfidf.idf_
+        np.savez_compressed(directory / "intent_model.npz", **arrays)
+
+    @classmethod
+    def load(cls, directory: Path) -> IntentModel:
+        meta = json.loads((directory / "intent_model.json").read_text())
+        model = cls(
+            config=meta["config"],
+            regexes=[tuple(r) for r in meta["regexes"]],
+            classes=meta["classes"],
+        )
+        model._word, model._char = model._vectorisers()
+        model._word.vocabulary_ = meta["word_vocabulary"]
+        model._char.vocabulary_ = meta["char_vocabulary"]
+        model._word.fixed_vocabulary_ = model._char.fixed_vocabulary_ = True
+        with np.load(directory / "intent_model.npz", allow_pickle=False) as arrays:
+            model.coef, model.intercept = arrays["coef"], arrays["intercept"]
+            if "word_idf" in arrays:
+                model._word_tfidf = _idf(arrays["word_idf"], model.config["sublinear_tf"])
+                model._char_tfidf = _idf(arrays["char_idf"], model.config["sublinear_tf"])
+        return model
+
+
+def _idf(idf: np.ndarray, sublinear: bool) -> TfidfTransformer:
+    transformer = TfidfTransformer(sublinear_tf=sublinear)
+    transformer.idf_ = idf
+    return transformer
+
+
+# --- the training data, read without Rasa (for the cross-validation scripts) --------------------
+
+_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]+\)|\{[^}]+\})")
+
+
+def read_training_data(nlu_dir: Path) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """(texts, intents, regexes) from data/nlu/*.yml, entity annotations removed."""
+    import yaml
+
+    texts, intents, regexes = [], [], []
+    for path in sorted(nlu_dir.glob("*.yml")):
+        for item in yaml.safe_load(path.read_text()).get("nlu") or []:
+            lines = [
+                line.strip()[2:]
+                for line in (item.get("examples") or "").splitlines()
+                if line.strip().startswith("- ")
+            ]
+            if "intent" in item:
+                for line in lines:
+                    texts.append(_ANNOTATION.sub(r"\1", line))
+                    intents.append(item["intent"])
+            elif "regex" in item:
+                regexes.extend((item["regex"], line) for line in lines)
+    return texts, intents, regexes

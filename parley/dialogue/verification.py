@@ -1,0 +1,174 @@
+"""Verifying who the debtor is, in the chat (SPEC §4).
+
+The facts are read from the message itself: a date of birth, ZIP or SSN last-4 anywhere in a
+message fills its fact whatever was asked; a last name only when it was asked for and the
+message reads as one. What the debtor types while a fact is asked for is read in context: a
+greeting, a question or a request is answered (or kept for after verification) and the fact
+asked again; it is not taken as the fact and costs no attempt. Facts are sealed (keyed hashes)
+as soon as they are read, so the plain values live only in this turn's memory.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from parley.dialogue import texts
+from parley.dialogue.heard import CONSEQUENTIAL, Heard
+from parley.dialogue.turn import Turn
+from parley.verification.check import VerificationResult, check_identity
+from parley.verification.factors import parse_zip, seal
+from parley.verification.facts import extract_facts, extract_last_name
+
+# Intents that are plainly answers (or may be): anything else read with confidence interrupts.
+ANSWER_INTENTS: Final = frozenset({"inform", "nlu_fallback"})
+# A message holding exactly the fact asked for is an answer unless the NLU is this sure it is
+# something else ("whats my balance", "agent").
+FACT_OVERRIDES_BELOW: Final = 0.7
+# Words that are never a last name, whatever the classifier says: greetings in the languages
+# debtors write in, acknowledgements, and question words.
+NOT_NAMES: Final = frozenset(
+    """
+    hi hii hiii hello helo hey heya hiya yo sup howdy greetings morning evening afternoon
+    hola buenas buenos dias tardes noches ola alo bonjour salut ciao hallo
+    ok okay okey k kk yes yeah yep yup ya si no nope nah sure fine thanks thank thx ty please pls
+    what why who how when where which huh eh hm hmm idk dunno help agent human person stop quit
+    unsubscribe cancel end start info balance debt money owe account bill
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+# Words of a sentence, never of a surname: a candidate holding one is a sentence the filler
+# removal left behind ("why do you need that"), not a name.
+SENTENCE_WORDS: Final = frozenset(
+    """
+    do does did need needs want wants know that this these those the is are was were be been
+    you your yours me my mine we our they them their he she him her can could would should will
+    have has had why what how who when where not dont don't cant can't wont won't about for with
+    from to of it its it's an and or but so if then there here just really tell give send get
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+# Greetings however many letters are typed ("heyyy", "hiii", "helloo").
+_GREETING = re.compile(r"^(?:h+e+y+|h+i+|h+e+l+o+|y+o+|s+u+p+|o+l+a+|h+o+l+a+)$")
+# Never taken for a surname, however it is typed: the consequences and a request for a person.
+HARD_INTERRUPTS: Final = frozenset({*CONSEQUENTIAL, "request_human"})
+_LETTERS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def fact_order(turn: Turn) -> list[str]:
+    return list(turn.settings.verification_factors)
+
+
+def ask_next(turn: Turn, *, again: bool = False) -> None:
+    """Ask for the first fact still missing (and remember that it was asked)."""
+    state = turn.state
+    missing = next((f for f in fact_order(turn) if f not in state.facts), None)
+    if missing is None:
+        missing = fact_order(turn)[0]
+    state.asking = missing
+    question = texts.ASK_FACT_AGAIN[missing] if again else texts.ASK_FACT[missing]
+    turn.reply.say(question)
+
+
+def repeat_question(turn: Turn) -> None:
+    """The fact pending is asked again (after an interruption was answered)."""
+    ask_next(turn, again=True)
+
+
+def is_name_like(text: str) -> bool:
+    words = [w.lower() for w in _LETTERS.findall(text)]
+    if not words or all(w in NOT_NAMES for w in words):
+        return False
+    return not (len(words) > 1 and any(w in SENTENCE_WORDS for w in words))
+
+
+def interrupts(heard: Heard, asking: str | None, facts_found: dict[str, str]) -> bool:
+    """Whether the message is something other than an answer to the question asked: an intent
+    other than `inform` read with confidence. Between `UNSURE` and `FACT_OVERRIDES_BELOW` a
+    message that holds exactly the fact asked for is still an answer (a surname the classifier
+    never saw can come back as, say, `affirm` at 0.55)."""
+    if heard.payload:
+        return True
+    if heard.intent in ANSWER_INTENTS or not heard.sure:
+        return False
+    if (
+        asking == "last_name"
+        and "last_name" in facts_found
+        and is_one_word_surname(heard.text)
+        and heard.intent not in HARD_INTERRUPTS
+    ):
+        # A single unknown word when the surname is asked is the surname ("bello", "pollard"),
+        # however the classifier reads it: asking again would only loop.
+        return False
+    if heard.confidence < FACT_OVERRIDES_BELOW:
+        return asking not in facts_found
+    return True
+
+
+def is_one_word_surname(text: str) -> bool:
+    words = _LETTERS.findall(text)
+    if len(words) != 1 or re.search(r"\d|\?", text):
+        return False
+    word = words[0].lower()
+    return word not in NOT_NAMES and word not in SENTENCE_WORDS and not _GREETING.match(word)
+
+
+def read_facts(turn: Turn, heard: Heard) -> dict[str, str]:
+    """The facts in this message (plain), limited to the configured factors."""
+    required = fact_order(turn)
+    if heard.payload:
+        return {}
+    facts = extract_facts(heard.text, today=turn.today)
+    found: dict[str, str] = {}
+    if facts.dob is not None and "date_of_birth" in required:
+        found["date_of_birth"] = facts.dob.isoformat()
+    if facts.zip_or_ssn4 is not None and "zip_or_ssn4" in required:
+        found["zip_or_ssn4"] = facts.zip_or_ssn4
+    if turn.state.asking == "last_name" and "last_name" in required and "?" not in heard.text:
+        name = extract_last_name(facts.rest)
+        if name is not None and is_name_like(name):
+            found["last_name"] = name
+    return found
+
+
+def sealed(turn: Turn, found: dict[str, str]) -> dict[str, str]:
+    """The date of birth and ZIP / SSN last-4 as keyed hashes; the name stays as typed (the
+    accounts table holds it in plain text too)."""
+    secret = turn.settings.secret_key
+    out = dict(found)
+    if "date_of_birth" in found:
+        out["date_of_birth"] = seal(secret, "dob", found["date_of_birth"])
+    if "zip_or_ssn4" in found:
+        value = found["zip_or_ssn4"]
+        out["zip_or_ssn4"] = seal(secret, "zip" if parse_zip(value) else "ssn4", value)
+    return out
+
+
+def take_answer(turn: Turn, found: dict[str, str]) -> VerificationResult | None:
+    """Keep the facts; once all are in, check them. None while some are still missing."""
+    state = turn.state
+    state.facts = {**state.facts, **sealed(turn, found)}
+    if any(f not in state.facts for f in fact_order(turn)):
+        ask_next(turn)
+        return None
+    facts = state.facts
+    result = check_identity(
+        turn.session,
+        conversation_id=turn.conversation.id,
+        last_name=facts.get("last_name"),
+        dob=facts.get("date_of_birth"),
+        zip_or_ssn4=facts.get("zip_or_ssn4"),
+        secret=turn.settings.secret_key,
+        max_attempts=turn.settings.verification_max_attempts,
+        lockout_minutes=turn.settings.verification_lockout_minutes,
+        factors=fact_order(turn),
+        now=turn.now,
+    )
+    state.forget_verification()
+    if result.status == "failed":
+        turn.reply.say(texts.VERIFY_FAILED)
+        ask_next(turn)
+    return result
+
+
+def format_hint(turn: Turn) -> None:
+    asking = turn.state.asking or fact_order(turn)[0]
+    turn.reply.say(texts.FORMAT_HINTS[asking])
