@@ -241,7 +241,6 @@ DUE_DATE_CONFIRM = "Shall I make that change?"
 DUE_DATE_FORMAT = 'Which date? For example "the 20th", "next Friday" or "in 2 weeks".'
 DUE_DATE_LIMIT = "I can only move it to a date on or before {latest}."
 DUE_DATE_DONE = "Done: your next payment of {amount} is now due {new}."
-RECEIPT = "Payment received: {amount} on {day}. Thank you! Your balance is now {balance}."
 
 # --- never silent ----------------------------------------------------------------------------
 

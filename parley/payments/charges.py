@@ -252,6 +252,7 @@ def charge_due(
                     result.payment_intent_id,
                     result.amount_cents,
                     event_id=None,
+                    settings=settings,
                     now=now,
                 )
             elif result.status == ChargeStatus.FAILED:

@@ -173,7 +173,7 @@ def handle_event(
         intent_id = str(obj.id)
         if "attempt" in metadata:
             return installment_paid(
-                session, metadata, intent_id, amount, event_id=event_id, now=now
+                session, metadata, intent_id, amount, event_id=event_id, settings=settings, now=now
             )
         return checkout_paid(
             session,
@@ -266,6 +266,8 @@ def checkout_paid(
     if plan.status == PlanStatus.AGREED:
         plan.status = PlanStatus.ACTIVE
     _maybe_complete(session, plan, now)
+    if posted:
+        send_receipt(session, plan, amount_cents, settings, now)
     return "posted" if posted else "already_posted"
 
 
@@ -299,6 +301,7 @@ def installment_paid(
     amount_cents: int,
     *,
     event_id: str | None,
+    settings: Settings,
     now: datetime,
 ) -> str:
     """An off-session charge succeeded (from the job's answer or the webhook, whichever first)."""
@@ -325,6 +328,8 @@ def installment_paid(
         # A partial charge: the rest stays due, and is charged again on the next run.
         installment.status, installment.charging_since = InstallmentStatus.SCHEDULED, None
     _maybe_complete(session, plan, now)
+    if posted:
+        send_receipt(session, plan, amount, settings, now)
     return "posted" if posted else "already_posted"
 
 
@@ -484,6 +489,26 @@ def _maybe_complete(session: Session, plan: PaymentPlan, now: datetime) -> None:
         plan_id=plan.id,
         kind=plan.kind,
     )
+
+
+RECEIPT = "Payment received: {amount} on {day}. Thank you! Your balance is now {balance}."
+RECEIPT_PAID_OFF = "Payment received: {amount} on {day}. Thank you! Your account is paid off."
+
+
+def send_receipt(
+    session: Session, plan: PaymentPlan, amount_cents: int, settings: Settings, now: datetime
+) -> None:
+    """After a payment is posted, a receipt in the conversation of the plan, on its channel
+    (SPEC §7): once per posted payment, since the ledger posts each payment once."""
+    account = plan_account(session, plan)
+    day = local_date(now, plan.timezone)
+    template = RECEIPT_PAID_OFF if account.balance_cents <= 0 else RECEIPT
+    text = template.format(
+        amount=format_cents(amount_cents),
+        day=f"{day:%b} {day.day}, {day.year}",
+        balance=format_cents(max(account.balance_cents, 0)),
+    )
+    notify(session, plan, text, settings, now)
 
 
 def notify(

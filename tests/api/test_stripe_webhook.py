@@ -16,7 +16,15 @@ from api.app import create_app
 from devstack.stripe_standin import TEST_WEBHOOK_SECRET, sign
 from parley.core.db import transaction
 from parley.core.settings import Settings
-from parley.models import Account, LedgerEntry, PaymentLink, PaymentPlan, ProcessedEvent
+from parley.models import (
+    Account,
+    LedgerEntry,
+    Message,
+    PaymentLink,
+    PaymentPlan,
+    ProcessedEvent,
+    Sender,
+)
 from parley.payments import events, ledger, links
 from tests.support.payment_plans import make_plan, settings_for
 
@@ -91,6 +99,35 @@ def test_valid_event_is_applied(
     response = post(client, payload, sign(payload))
     assert response.status_code == 200 and response.json()["outcome"] == "posted"
     assert state(committed_factory, link.plan_id) == (10000, 1, "active")
+
+
+def receipts(factory: sessionmaker[Session], plan_id: int) -> list[str]:
+    with factory() as session:
+        plan = session.get(PaymentPlan, plan_id)
+        assert plan is not None
+        return [
+            m.text
+            for m in session.scalars(
+                select(Message).where(
+                    Message.conversation_id == plan.conversation_id, Message.sender == Sender.BOT
+                )
+            )
+            if m.text.startswith("Payment received")
+        ]
+
+
+def test_a_payment_gets_one_receipt_in_the_conversation(
+    client: TestClient, link: PaymentLink, committed_factory: sessionmaker[Session]
+) -> None:
+    """SPEC §7: after a payment succeeds the debtor gets a receipt in the conversation, once,
+    however often Stripe reports it."""
+    payload = json.dumps(completed(link))
+    assert post(client, payload, sign(payload)).json()["outcome"] == "posted"
+    again = json.dumps(completed(link, event_id="evt_2"))  # the same payment, another event
+    assert post(client, again, sign(again)).json()["outcome"] == "already_posted"
+    [receipt] = receipts(committed_factory, link.plan_id)
+    assert receipt.startswith("Payment received: $100.00 on ")
+    assert receipt.endswith("Your balance is now $100.00.")
 
 
 @pytest.mark.parametrize(

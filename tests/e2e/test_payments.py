@@ -157,3 +157,12 @@ def test_pay_in_full_through_the_link_settles_the_account(
     plan, account, installments = _plan(stack_db, "PAY-2")
     assert plan.status == "completed" and account.balance_cents == 0
     assert [i.status for i in installments] == ["paid"]
+    # The receipt reaches the debtor's chat (SPEC §7), once for the payment.
+    transcript = api.get(f"/api/chat/sessions/{chat.session_id}/messages").json()
+    texts = (
+        [m["text"] for m in transcript["messages"]]
+        if isinstance(transcript, dict)
+        else [m["text"] for m in transcript]
+    )
+    receipts = [t for t in texts if t.startswith("Payment received")]
+    assert len(receipts) == 1 and receipts[0].endswith("Your account is paid off."), texts
