@@ -100,6 +100,12 @@
     ".replies{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0 10px;}",
     ".replies button{background:#fff;color:#1e3a8a;border:1px solid #1e3a8a;border-radius:999px;",
     "padding:6px 12px;}",
+    ".linkbtn{display:inline-block;margin-top:6px;background:" + color + ";color:" + ink + ";",
+    "padding:6px 12px;border-radius:8px;text-decoration:none;font-weight:600;}",
+    ".msg[data-at]::after{content:attr(data-at);display:block;font-size:11px;color:#4b5563;",
+    "margin-top:2px;}",
+    ".typing::after{content:none;}",
+    ".typing{letter-spacing:3px;color:#374151;}",
     ".status{margin:0;padding:0 12px;color:#374151;font-size:13px;background:#f6f7f9;}",
     ".status:not(:empty){padding:4px 12px;}",
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #d5d9e0;background:#fff;}",
@@ -143,12 +149,46 @@
 
   // ---- rendering ---------------------------------------------------------------------------
   function scroll() { log.scrollTop = log.scrollHeight; }
-  function show(text, sender) {
+  // Links the assistant or an agent sends (payment page, notice) are links, shown as a button
+  // with a plain label; only http(s) addresses, never markup from the text.
+  var URL_RE = /https?:\/\/[^\s<>"']+/g;
+  function linkLabel(url) {
+    return /\/pay\/|checkout\.stripe\.com/.test(url) ? "Open secure payment page" : "Open link";
+  }
+  function withLinks(node, text) {
+    var at = 0;
+    text.replace(URL_RE, function (match, offset) {
+      var url = match.replace(/[.,;:!?)]+$/, "");
+      node.append(document.createTextNode(text.slice(at, offset)));
+      var a = el("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "linkbtn" }, linkLabel(url));
+      node.append(document.createTextNode("\n"), a);
+      at = offset + url.length;
+      return match;
+    });
+    node.append(document.createTextNode(text.slice(at)));
+  }
+  // The time of a message, shown under it by CSS (not part of its text).
+  function clock(at) {
+    var when = at ? new Date(at) : new Date();
+    if (isNaN(when.getTime())) when = new Date();
+    return when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+  }
+  function show(text, sender, at) {
     var node = el("div", { class: "msg " + sender });
-    node.append(el("span", { class: "sr" }, SENDER_LABEL[sender] + ": "), document.createTextNode(text));
+    node.append(el("span", { class: "sr" }, SENDER_LABEL[sender] + ": "));
+    if (sender === "debtor" || sender === "error") node.append(document.createTextNode(text));
+    else withLinks(node, text);
+    node.setAttribute("data-at", clock(at));
     log.append(node);
     scroll();
     return node;
+  }
+  function typing(on) {
+    var old = log.querySelector(".typing");
+    if (old) old.remove();
+    if (!on) return;
+    log.append(el("div", { class: "msg bot typing", "aria-hidden": "true" }, "•••"));
+    scroll();
   }
   function clearReplies() {
     var old = log.querySelectorAll(".replies");
@@ -229,7 +269,7 @@
     seen = {};
     var msgs = body.messages || [];
     msgs.forEach(function (m) {
-      show(m.text, m.sender || "bot");
+      show(m.text, m.sender || "bot", m.at);
       if (m.id) lastId = Math.max(lastId, m.id);
       if (m.sender === "agent" && m.id) seen[m.id] = true;
     });
@@ -261,16 +301,18 @@
     pending = pending.then(function () {
       if (!sessionId) return;
       log.setAttribute("aria-busy", "true");
+      typing(true);
       var body = payload ? { text: text, payload: payload } : { text: text };
       return api("POST", "/api/chat/sessions/" + encodeURIComponent(sessionId) + "/messages", body)
         .then(function (res) {
+          typing(false);
           if (!res.ok) { show(errorText(res), "error"); return; }
           showBotMessages(res.body.messages);
           setStatus(res.body.status);
           save({ at: Date.now() }); // other tabs re-read the transcript on this change
         })
         .catch(unavailable)
-        .then(function () { log.removeAttribute("aria-busy"); });
+        .then(function () { typing(false); log.removeAttribute("aria-busy"); });
     });
     return pending;
   }
@@ -293,7 +335,7 @@
         if (frame.id) lastId = Math.max(lastId, frame.id);
         if (seen[frame.id]) return;
         seen[frame.id] = true;
-        show(frame.text, "agent");
+        show(frame.text, "agent", frame.at);
       } else if (frame.type === "status") {
         setStatus(frame.status);
       }

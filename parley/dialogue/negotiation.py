@@ -10,6 +10,7 @@ do 30") are the debtor's offer.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from parley.core.dates import long_date
 from parley.core.money import format_cents
@@ -131,7 +132,7 @@ def answers(turn: Turn, account: Account) -> bool:
         same = offer is None or offer.amount_cents in (None, pending.get("amount_cents"))
         if heard.affirms() and not refused and same and pending.get("amount_cents"):
             due = pending.get("due")
-            promise_day = __import__("datetime").date.fromisoformat(str(due))
+            promise_day = date.fromisoformat(str(due))
             dialogue.record_promise(
                 turn.session,
                 turn.settings,

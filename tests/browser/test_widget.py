@@ -182,6 +182,31 @@ def test_verify_and_ask_the_balance_by_typing_and_quick_reply_then_reload_and_se
     expect(chat_log(page).locator(".msg.bot", has_text="$410.00")).to_have_count(3)
 
 
+def test_the_payment_link_is_a_link_and_messages_show_their_time(
+    sites: dict[str, str], new_context: Callable[..., BrowserContext]
+) -> None:
+    """SPEC §7 / issue 15: the payment link is a link (a button-styled anchor that opens the
+    page), never text to copy; each message carries its time; the last quick replies go once
+    answered."""
+    page = open_page(new_context(), sites["allowed"])
+    open_chat(page)
+    log = chat_log(page)
+    say(page, "Wyndham 06/06/1986 30306")
+    expect(log).to_contain_text("you're verified")
+    say(page, "i can pay it all today")
+    expect(log).to_contain_text("Shall I set this up?")
+    page.get_by_role("group", name="Quick replies").get_by_role("button", name="Yes").click()
+    link = log.get_by_role("link", name="Open secure payment page")
+    expect(link).to_have_count(1)
+    href = link.get_attribute("href") or ""
+    assert "/pay/" in href and href.startswith("http"), href
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in (link.get_attribute("rel") or "")
+    expect(log).not_to_contain_text("/pay/")  # the address is the link's, not text to copy
+    times = log.locator(".msg.bot").evaluate_all("ns => ns.map(n => n.getAttribute('data-at'))")
+    assert times and all(re.search(r"\d:\d\d", t or "") for t in times), times
+
+
 def test_an_agents_reply_from_the_console_arrives_live(
     sites: dict[str, str],
     new_context: Callable[..., BrowserContext],
