@@ -96,7 +96,9 @@ def answer(turn: Turn) -> bool:
     turn.state.confirming = None
     chosen: str | None = None
     sub_reason = heard.entities.get("sub_reason")
-    if heard.denies():
+    # "No, I already paid it" to "are you saying this isn't your debt, ...?" names a dispute.
+    names_kind = "dispute" in intents and dispute_kind(heard.text) != "other"
+    if heard.denies() and not names_kind:
         # "No, no bankruptcy. Just a payment plan.": a no first, whatever the words name.
         turn.say(texts.NOT_CONSEQUENCE)
         return _carry_on(turn)
@@ -104,7 +106,7 @@ def answer(turn: Turn) -> bool:
         chosen = heard.intent
     elif heard.affirms() and len(intents) == 1:
         chosen = intents[0]
-    elif heard.intent == "dispute" and "dispute" in intents:
+    elif (heard.intent == "dispute" or names_kind) and "dispute" in intents:
         chosen = "dispute"
     if chosen is None and pending.get("sure"):
         chosen = intents[0]  # the kind was asked, not the dispute: it is recorded regardless

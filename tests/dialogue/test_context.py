@@ -193,3 +193,24 @@ def test_the_kind_said_in_so_many_words_wins(
     verify(t)
     t.say("The amount is wrong, insurance should have paid it.", "dispute", 0.95)
     assert escalations(db) == [("dispute", "wrong_amount")]
+
+
+def test_a_no_that_names_a_kind_of_dispute_is_a_dispute(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    verify(t)
+    assert t.say("I want to dispute this", "dispute", 0.97) == [texts.DISPUTE_WHICH]
+    t.say("No, I already paid it last year", "deny", 0.6)
+    assert escalations(db) == [("dispute", "already_paid")]
+
+
+def test_a_no_to_a_bankruptcy_question_is_a_no(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    verify(t)
+    t.say("I'm not filing bankruptcy, I just want a plan", "bankruptcy", 0.99)
+    said = t.say("No, no bankruptcy. Just a payment plan.", "bankruptcy", 0.95)
+    assert said[0] == texts.NOT_CONSEQUENCE
+    assert escalations(db) == []
