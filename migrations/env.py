@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from parley.core.db import make_engine
 from parley.core.settings import get_settings
-from parley.models import Base
+from parley.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -95,7 +95,7 @@ def _demo_users() -> None:
     from sqlalchemy import select
 
     from parley.console.users import create_user
-    from parley.models import User
+    from parley.tables import User
 
     settings = get_settings()
     if settings.env == "production":

@@ -14,7 +14,7 @@ from api.state import AppState
 from parley.conversations import turns
 from parley.core.db import transaction
 from parley.core.errors import BotUnavailable, TooManyRequests
-from parley.models import Channel
+from parley.tables import Channel
 from parley.verification import portal_tokens
 from parley.verification.check import failed_attempts
 

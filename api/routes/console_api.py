@@ -22,7 +22,7 @@ from api.schemas.console import (
     QueueOut,
 )
 from parley.console import views
-from parley.models import EscalationStatus
+from parley.tables import EscalationStatus
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 

@@ -21,8 +21,8 @@ from api.deps import SessionDep, SettingsDep
 from parley.core.clock import utcnow
 from parley.core.errors import Forbidden, InvalidRequest, NotConfigured
 from parley.core.money import format_cents
-from parley.models import LinkStatus
 from parley.payments import checkout, events, stripe_api
+from parley.tables import LinkStatus
 
 router = APIRouter(tags=["payments"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")

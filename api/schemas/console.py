@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from parley.console import views
-from parley.models import Account, Escalation
+from parley.tables import Account, Escalation
 
 
 class EscalationOut(BaseModel):

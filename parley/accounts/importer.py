@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from parley.core.money import parse_money
 from parley.core.zones import zip_timezones
-from parley.models import Account
 from parley.negotiation.policies import DEFAULT_POLICY
 from parley.records import audit
+from parley.tables import Account
 from parley.verification.factors import factor_hash, is_plausible_birth_date, last_name_key
 
 REQUIRED_COLUMNS = (

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
-from parley.models import Conversation
 from parley.records.audit import Kind, record
+from parley.tables import Conversation
 
 
 def disclosure_text(company: str) -> str:

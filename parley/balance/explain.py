@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from parley.core.dates import long_date
 from parley.core.money import format_cents
-from parley.models import Account
+from parley.tables import Account
 
 DISPUTE_RIGHT = (
     "If you think this is wrong you can dispute it — just tell me, e.g. 'I dispute this'."

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
 from parley.core.errors import InvalidRequest
-from parley.models import ConsoleSession, Role, User
 from parley.records.audit import Kind, record, user_actor
+from parley.tables import ConsoleSession, Role, User
 
 ROLES: Final = Role.values()
 _RANK: Final = {role: rank for rank, role in enumerate(ROLES)}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from parley.conversations.state import get_conversation
 from parley.core.errors import NotFound
 from parley.escalations.reasons import PAUSING_REASONS
-from parley.models import (
+from parley.tables import (
     ACTIVE_ESCALATION,
     Account,
     AuditEvent,

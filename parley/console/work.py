@@ -22,7 +22,10 @@ from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation
 from parley.escalations.reasons import PAUSING_REASONS
-from parley.models import (
+from parley.outreach.send import send_sms
+from parley.records.audit import Kind, record, user_actor
+from parley.records.redaction import redact
+from parley.tables import (
     ACTIVE_ESCALATION,
     Account,
     Channel,
@@ -37,9 +40,6 @@ from parley.models import (
     OutboundKind,
     Sender,
 )
-from parley.outreach.send import send_sms
-from parley.records.audit import Kind, record, user_actor
-from parley.records.redaction import redact
 
 OUTCOMES: Final = (
     "resolved",

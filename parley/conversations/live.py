@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.core.errors import NotFound
-from parley.models import AuditEvent, Conversation, ConversationStatus, Message, Sender
+from parley.tables import AuditEvent, Conversation, ConversationStatus, Message, Sender
 
 T = TypeVar("T")
 

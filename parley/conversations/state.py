@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
 from parley.core.errors import NotFound
-from parley.models import (
+from parley.records.audit import Kind, record
+from parley.records.redaction import Redacted, redact
+from parley.tables import (
     Account,
     Channel,
     Conversation,
@@ -23,8 +25,6 @@ from parley.models import (
     Message,
     Sender,
 )
-from parley.records.audit import Kind, record
-from parley.records.redaction import Redacted, redact
 from parley.verification.facts import mask_facts
 
 

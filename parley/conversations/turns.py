@@ -40,7 +40,8 @@ from parley.core.db import transaction
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
 from parley.escalations.rules import escalate
-from parley.models import (
+from parley.records.redaction import Redacted
+from parley.tables import (
     AuditEvent,
     Channel,
     Conversation,
@@ -50,7 +51,6 @@ from parley.models import (
     Message,
     Sender,
 )
-from parley.records.redaction import Redacted
 
 # Sent to Rasa instead of the debtor's words when they typed a card number: the bot answers with
 # the "no card details in chat" reply and the number itself never reaches the NLU.

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import zone_info
 from parley.core.errors import ConfigError
-from parley.models import AuditEvent, Conversation, Escalation
 from parley.records.audit import Kind
+from parley.tables import AuditEvent, Conversation, Escalation
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(

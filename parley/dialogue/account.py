@@ -15,7 +15,12 @@ from parley.core.dates import long_date
 from parley.core.money import format_cents
 from parley.dialogue import texts
 from parley.dialogue.turn import Turn
-from parley.models import (
+from parley.negotiation.agreements import live_plan, request_payment_link
+from parley.negotiation.policies import account_policy
+from parley.negotiation.terms import parse_offer
+from parley.payments.links import first_unpaid
+from parley.records.audit import Kind, record
+from parley.tables import (
     Account,
     Installment,
     InstallmentStatus,
@@ -26,12 +31,7 @@ from parley.models import (
     Promise,
     PromiseStatus,
 )
-from parley.models import Actor as NegotiationActor
-from parley.negotiation.agreements import live_plan, request_payment_link
-from parley.negotiation.policies import account_policy
-from parley.negotiation.terms import parse_offer
-from parley.payments.links import first_unpaid
-from parley.records.audit import Kind, record
+from parley.tables import Actor as NegotiationActor
 
 _IN_SOME_TIME = re.compile(r"\bin\s+(?:a|an|one|two|three|four|\d+)\s+(day|week|month)s?\b", re.I)
 _SMALL_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}

@@ -18,7 +18,7 @@ from parley.dialogue.turn import Turn
 from parley.escalations.queue import has_open_escalation
 from parley.escalations.reasons import REASON_FOR_INTENT, dispute_kind
 from parley.escalations.rules import escalate
-from parley.models import ConversationStatus, EscalationReason
+from parley.tables import ConversationStatus, EscalationReason
 
 SUB_REASONS = frozenset(kind for kind, _title in texts.DISPUTE_CHOICES)
 

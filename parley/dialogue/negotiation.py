@@ -16,10 +16,10 @@ from parley.core.dates import long_date
 from parley.core.money import format_cents
 from parley.dialogue import texts
 from parley.dialogue.turn import Turn
-from parley.models import Account
 from parley.negotiation import dialogue, wording
 from parley.negotiation.agreements import plan_proposal
 from parley.negotiation.terms import DebtorOffer, is_refusal, proposed_terms, without_refusals
+from parley.tables import Account
 
 PAYMENT_INTENTS = frozenset(
     {

@@ -31,9 +31,9 @@ from parley.dialogue.state import DialogueState
 from parley.dialogue.turn import Turn
 from parley.escalations.queue import has_open_escalation
 from parley.escalations.reasons import REASON_FOR_INTENT, dispute_kind
-from parley.models import Account, EscalationReason
 from parley.negotiation.agreements import live_plan
 from parley.negotiation.terms import is_refusal, proposed_terms
+from parley.tables import Account, EscalationReason
 
 GREETING_TRIGGER: Final = "/greet"
 CARD_TRIGGER: Final = "/card_details"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from parley.models import Conversation
+from parley.tables import Conversation
 
 Expect = Literal[
     "choice",  # the full-balance offer, with its choices

@@ -16,7 +16,7 @@ from parley.dialogue import texts
 from parley.dialogue.heard import Heard
 from parley.dialogue.reply import Reply
 from parley.dialogue.state import DialogueState
-from parley.models import Account, Conversation
+from parley.tables import Account, Conversation
 
 
 @dataclass

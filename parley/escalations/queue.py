@@ -8,14 +8,14 @@ from sqlalchemy.orm import Session
 
 from parley.conversations.state import queue
 from parley.escalations.reasons import PRIORITY
-from parley.models import (
+from parley.records.audit import Kind, record
+from parley.tables import (
     ACTIVE_ESCALATION,
     Account,
     Conversation,
     Escalation,
     EscalationReason,
 )
-from parley.records.audit import Kind, record
 
 
 def open_escalation(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from parley.models import EscalationReason
+from parley.tables import EscalationReason
 
 R = EscalationReason
 

@@ -18,7 +18,9 @@ from parley.conversations.state import verified_account
 from parley.escalations.queue import open_escalation, pause_collection
 from parley.escalations.reasons import PAUSING_REASONS, dispute_kind
 from parley.escalations.summaries import summary
-from parley.models import (
+from parley.records.audit import Kind, record
+from parley.sms import optout
+from parley.tables import (
     Account,
     Channel,
     Conversation,
@@ -26,8 +28,6 @@ from parley.models import (
     EscalationReason,
     OptOutSource,
 )
-from parley.records.audit import Kind, record
-from parley.sms import optout
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from parley.conversations.state import verified_account
 from parley.core.money import format_cents
-from parley.models import Account, Channel, Conversation, EscalationReason, NegotiationEvent
 from parley.negotiation.schedules import SPOKEN
+from parley.tables import Account, Channel, Conversation, EscalationReason, NegotiationEvent
 
 MAX_QUOTE = 400
 

@@ -9,7 +9,11 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import debtor_zone, utcnow
 from parley.core.settings import Settings
-from parley.models import (
+from parley.negotiation.engine import Proposal
+from parley.negotiation.policies import Policy, policy_record
+from parley.payments import links
+from parley.records.audit import Kind, record
+from parley.tables import (
     LIVE_PLAN,
     Account,
     Conversation,
@@ -17,10 +21,6 @@ from parley.models import (
     PaymentPlan,
     PlanStatus,
 )
-from parley.negotiation.engine import Proposal
-from parley.negotiation.policies import Policy, policy_record
-from parley.payments import links
-from parley.records.audit import Kind, record
 
 
 def live_plan(session: Session, account: Account) -> PaymentPlan | None:

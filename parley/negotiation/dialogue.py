@@ -39,7 +39,13 @@ from parley.core.clock import debtor_zone, local_date, utcnow
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation, open_review
 from parley.escalations.summaries import hardship_summary
-from parley.models import (
+from parley.negotiation import engine
+from parley.negotiation.agreements import live_plan, request_payment_link, store_plan
+from parley.negotiation.engine import Decision, NegotiationState, Proposal
+from parley.negotiation.policies import Policy, account_policy, policy_record
+from parley.negotiation.terms import DebtorOffer, proposed_terms
+from parley.records.audit import Kind, record
+from parley.tables import (
     Account,
     Actor,
     Conversation,
@@ -49,12 +55,6 @@ from parley.models import (
     PaymentPlan,
     Promise,
 )
-from parley.negotiation import engine
-from parley.negotiation.agreements import live_plan, request_payment_link, store_plan
-from parley.negotiation.engine import Decision, NegotiationState, Proposal
-from parley.negotiation.policies import Policy, account_policy, policy_record
-from parley.negotiation.terms import DebtorOffer, proposed_terms
-from parley.records.audit import Kind, record
 
 # What the debtor's turn asks for, from the NLU intent (see `MOVES`).
 Move = Literal["options", "pay_in_full", "plan", "offer", "settlement", "affirm", "deny", "inform"]

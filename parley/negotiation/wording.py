@@ -11,10 +11,10 @@ from typing import Final
 from parley.core.clock import local_date, utcnow
 from parley.core.dates import short_date
 from parley.core.money import format_cents
-from parley.models import PaymentPlan
 from parley.negotiation.agreements import plan_proposal
 from parley.negotiation.engine import Proposal
 from parley.negotiation.schedules import SPOKEN
+from parley.tables import PaymentPlan
 
 # Up to this many payments a summary lists every date; longer plans are shown as runs.
 LIST_EVERY_PAYMENT: Final = 6

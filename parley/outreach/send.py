@@ -24,19 +24,19 @@ from parley.core.clock import utcnow
 from parley.core.db import transaction
 from parley.core.settings import Settings
 from parley.jobs.lease import BATCH, claimed, run_claimed, stale_before
-from parley.models import (
-    Account,
-    OptOutSource,
-    OutboundKind,
-    OutboundMessage,
-    OutboundStatus,
-)
 from parley.outreach import quiet_hours
 from parley.records.audit import Kind, record
 from parley.sms import optout
 from parley.sms.phones import normalize_phone
 from parley.sms.render import with_statement
 from parley.sms.twilio import UNSUBSCRIBED_RECIPIENT, SmsTransport, make_transport
+from parley.tables import (
+    Account,
+    OptOutSource,
+    OutboundKind,
+    OutboundMessage,
+    OutboundStatus,
+)
 
 log = logging.getLogger(__name__)
 

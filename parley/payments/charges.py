@@ -25,9 +25,9 @@ from parley.core.clock import local_date, utcnow
 from parley.core.db import transaction
 from parley.core.settings import Settings
 from parley.jobs.lease import BATCH, claimed, run_claimed, stale_before
-from parley.models import ChargeStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
 from parley.payments import events
 from parley.payments.stripe_api import CURRENCY, DECLINING_TEST_METHOD, stripe_client
+from parley.tables import ChargeStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
 
 log = logging.getLogger(__name__)
 

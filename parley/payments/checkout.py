@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from parley.core.errors import NotFound
 from parley.core.settings import Settings
-from parley.models import LinkMode, PaymentLink, PaymentPlan
 from parley.payments.stripe_api import CURRENCY
+from parley.tables import LinkMode, PaymentLink, PaymentPlan
 
 LOCAL_METHOD = "pm_card_visa"
 

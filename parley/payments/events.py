@@ -31,7 +31,11 @@ from parley.core.errors import ParleyError
 from parley.core.money import format_cents
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation
-from parley.models import (
+from parley.negotiation.policies import PolicyError, get_policy
+from parley.outreach.send import send_sms
+from parley.payments import ledger
+from parley.records.audit import Kind, record
+from parley.tables import (
     Account,
     Channel,
     ChargeStatus,
@@ -53,10 +57,6 @@ from parley.models import (
     ProcessedEvent,
     Sender,
 )
-from parley.negotiation.policies import PolicyError, get_policy
-from parley.outreach.send import send_sms
-from parley.payments import ledger
-from parley.records.audit import Kind, record
 
 log = logging.getLogger(__name__)
 

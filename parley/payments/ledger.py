@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from parley.models import Account, LedgerEntry, LedgerKind
 from parley.records.audit import Kind, record
+from parley.tables import Account, LedgerEntry, LedgerKind
 
 
 def post(

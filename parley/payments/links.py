@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from parley.core.errors import NotConfigured
 from parley.core.money import format_cents
 from parley.core.settings import Settings
-from parley.models import (
+from parley.payments.stripe_api import CURRENCY, stripe_client
+from parley.records.audit import Kind, record
+from parley.tables import (
     Installment,
     InstallmentStatus,
     LinkMode,
@@ -24,8 +26,6 @@ from parley.models import (
     PaymentPlan,
     PlanKind,
 )
-from parley.payments.stripe_api import CURRENCY, stripe_client
-from parley.records.audit import Kind, record
 
 
 def first_unpaid(plan: PaymentPlan) -> Installment | None:

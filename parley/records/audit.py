@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
 from parley.core.enums import StrEnum
-from parley.models import AuditEvent
+from parley.tables import AuditEvent
 
 
 class Kind(StrEnum):

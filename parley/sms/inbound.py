@@ -32,7 +32,12 @@ from parley.conversations.turns import BotAnswer, ask_bot, bot_text_for, not_for
 from parley.core.clock import utcnow
 from parley.core.db import transaction
 from parley.core.settings import Settings
-from parley.models import (
+from parley.sms import optout
+from parley.sms.encoding import smart_encode
+from parley.sms.phones import normalize_phone
+from parley.sms.render import Part, SmsBody, choice_payload, pack, render
+from parley.sms.twilio import OutgoingSms
+from parley.tables import (
     Channel,
     Conversation,
     ConversationStatus,
@@ -43,11 +48,6 @@ from parley.models import (
     ProcessedEvent,
     Sender,
 )
-from parley.sms import optout
-from parley.sms.encoding import smart_encode
-from parley.sms.phones import normalize_phone
-from parley.sms.render import Part, SmsBody, choice_payload, pack, render
-from parley.sms.twilio import OutgoingSms
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
-from parley.models import OptOutSource, PhoneOptOut
 from parley.records.audit import Kind, record
+from parley.tables import OptOutSource, PhoneOptOut
 
 Keyword = Literal["stop", "start", "help"]
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parley.models import Direction, Message, OptOutSource, OutboundMessage
 from parley.sms import optout
 from parley.sms.twilio import UNSUBSCRIBED_RECIPIENT
+from parley.tables import Direction, Message, OptOutSource, OutboundMessage
 
 # Twilio's statuses in the order a message moves through them; a late callback never moves a
 # message back (callbacks may arrive out of order).

@@ -16,7 +16,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from parley.core.settings import Settings
-from parley.models import OutboundStatus
+from parley.tables import OutboundStatus
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
-from parley.models import (
+from parley.records.audit import Kind, record
+from parley.tables import (
     Account,
     Channel,
     Conversation,
@@ -25,7 +26,6 @@ from parley.models import (
     VerificationAttemptTarget,
     VerificationLock,
 )
-from parley.records.audit import Kind, record
 from parley.verification.factors import (
     factor_hash,
     last_name_key,

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parley.core.errors import NotAuthenticated
-from parley.models import Account, PortalTokenUse
+from parley.tables import Account, PortalTokenUse
 
 ALGORITHM = "HS256"
 # A token is a sign-in hand-off, not a session: minutes, so a leaked page source goes stale fast.

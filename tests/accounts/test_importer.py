@@ -16,7 +16,7 @@ from parley.accounts.importer import ImportReport, RowError, import_accounts
 from parley.cli import app
 from parley.core.db import transaction
 from parley.core.settings import ROOT, get_settings
-from parley.models import Account, AuditEvent
+from parley.tables import Account, AuditEvent
 from parley.verification.factors import factor_hash
 
 SECRET = "import-test-secret"

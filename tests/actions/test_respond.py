@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.respond import ActionRespond
 from parley.dialogue import texts
-from parley.models import Conversation, Direction, Message, Sender
+from parley.tables import Conversation, Direction, Message, Sender
 from tests.support.dialogue import conversation
 
 

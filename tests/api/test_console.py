@@ -18,7 +18,7 @@ from parley.conversations import live
 from parley.conversations import turns as messaging
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation, pause_collection
-from parley.models import Account, AuditEvent, Conversation, Escalation, Message, utcnow
+from parley.tables import Account, AuditEvent, Conversation, Escalation, Message, utcnow
 from tests.support.console import CSRF, PASSWORD, login
 
 
@@ -323,7 +323,7 @@ def test_start_conversation_then_take_over_from_bot_needs_no_escalation(
 def test_reply_on_sms_goes_through_the_outbound_path(
     client: TestClient, committed_factory: sessionmaker[Session]
 ) -> None:
-    from parley.models import OutboundMessage, PhoneOptOut
+    from parley.tables import OutboundMessage, PhoneOptOut
 
     with committed_factory.begin() as session:
         conversation = Conversation(channel="sms", phone="+14045550123")

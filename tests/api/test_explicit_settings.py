@@ -27,10 +27,10 @@ from parley.core import settings as settings_module
 from parley.core.db import transaction
 from parley.core.settings import Settings, get_settings
 from parley.escalations.queue import open_escalation
-from parley.models import Account, Conversation, OutboundMessage, PaymentPlan
 from parley.negotiation import dialogue
 from parley.negotiation.agreements import request_payment_link
 from parley.outreach.send import send_due
+from parley.tables import Account, Conversation, OutboundMessage, PaymentPlan
 from tests.support.accounts import make_account
 from tests.support.console import PASSWORD, login
 from tests.support.payment_plans import make_plan

@@ -16,7 +16,7 @@ from api.app import create_app
 from devstack.stack import free_port
 from parley.conversations import turns
 from parley.core.settings import Settings
-from parley.models import Conversation, Escalation, Message
+from parley.tables import Conversation, Escalation, Message
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ from devstack.stripe_standin import (
 from parley.core.db import transaction
 from parley.core.errors import NotConfigured
 from parley.core.settings import Settings
-from parley.models import (
+from parley.payments import charges as payment_jobs
+from parley.payments import checkout, ledger, links
+from parley.tables import (
     Account,
     Escalation,
     Installment,
@@ -36,8 +38,6 @@ from parley.models import (
     PaymentLink,
     PaymentPlan,
 )
-from parley.payments import charges as payment_jobs
-from parley.payments import checkout, ledger, links
 from tests.support.payment_plans import AFTERNOON, make_plan, process, settings_for
 
 

@@ -34,7 +34,8 @@ from parley.console import users
 from parley.conversations.bot_client import UNAVAILABLE, OutMessage
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
-from parley.models import (
+from parley.records.audit import Kind
+from parley.tables import (
     Account,
     AuditEvent,
     ConsoleSession,
@@ -43,7 +44,6 @@ from parley.models import (
     Message,
     PortalTokenUse,
 )
-from parley.records.audit import Kind
 from parley.verification import portal_tokens
 from tests.support.accounts import make_account
 from tests.support.console import CSRF, PASSWORD

@@ -21,15 +21,15 @@ from api.app import create_app
 from devstack.stack import free_port
 from parley.conversations import turns
 from parley.core.settings import Settings
-from parley.models import (
+from parley.outreach import send as outbound
+from parley.sms.twilio import SendResult
+from parley.tables import (
     Conversation,
     Message,
     OutboundMessage,
     PhoneOptOut,
     ProcessedEvent,
 )
-from parley.outreach import send as outbound
-from parley.sms.twilio import SendResult
 
 TOKEN = "webhook-test-token-0123456789abcdef"  # noqa: S105 - test only
 PUBLIC = "https://parley.example"

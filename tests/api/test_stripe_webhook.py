@@ -16,7 +16,8 @@ from api.app import create_app
 from devstack.stripe_standin import TEST_WEBHOOK_SECRET, sign
 from parley.core.db import transaction
 from parley.core.settings import Settings
-from parley.models import (
+from parley.payments import events, ledger, links
+from parley.tables import (
     Account,
     LedgerEntry,
     Message,
@@ -25,7 +26,6 @@ from parley.models import (
     ProcessedEvent,
     Sender,
 )
-from parley.payments import events, ledger, links
 from tests.support.payment_plans import make_plan, settings_for
 
 URL = "/payments/stripe/webhook"

@@ -17,7 +17,7 @@ from api.app import create_app
 from devstack.stack import free_port
 from parley.conversations.bot_client import OutMessage
 from parley.core.settings import Settings
-from parley.models import Account, AuditEvent, Conversation, Message
+from parley.tables import Account, AuditEvent, Conversation, Message
 from parley.verification import portal_tokens
 
 ALLOWED = "https://portal.example"

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.models import Conversation
+from parley.tables import Conversation
 from tests.support.browser import csrf_token, log_in
 
 pytestmark = pytest.mark.stack

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from devstack.stack import ROOT, Stack, free_port
-from parley.models import Account, Conversation
+from parley.tables import Account, Conversation
 from parley.verification import portal_tokens
 from tests.support.browser import log_in
 from tests.support.portal import PORTAL_TOKEN_AUDIENCE, PORTAL_TOKEN_SECRET

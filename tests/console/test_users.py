@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.console import users
-from parley.models import ConsoleSession, User, utcnow
+from parley.tables import ConsoleSession, User, utcnow
 
 PASSWORD = "correct horse battery"
 

@@ -13,7 +13,7 @@ from parley.console.users import LoginSession
 from parley.core.db import transaction
 from parley.core.errors import Conflict, ParleyError
 from parley.escalations.queue import open_escalation
-from parley.models import Conversation, Escalation
+from parley.tables import Conversation, Escalation
 from tests.support.console import PASSWORD
 
 

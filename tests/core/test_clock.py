@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from parley.core.clock import FALLBACK_ZONE, ManualClock, debtor_zone, local_date
-from parley.models import Account
+from parley.tables import Account
 
 
 def test_today_is_the_debtors_date() -> None:

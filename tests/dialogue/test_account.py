@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.dialogue import texts
 from parley.dialogue.respond import CARD_TRIGGER
-from parley.models import AuditEvent, Escalation, Installment, PaymentPlan
 from parley.payments import ledger
+from parley.tables import AuditEvent, Escalation, Installment, PaymentPlan
 from tests.support.dialogue import Talk, verify
 
 BALANCE = "$1,219.50"

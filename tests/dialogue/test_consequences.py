@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.dialogue import texts
 from parley.dialogue.heard import ACT, Heard, consequence
-from parley.models import Account, Escalation, PhoneOptOut
+from parley.tables import Account, Escalation, PhoneOptOut
 from tests.support.assertions import assert_no_debt_wording
 from tests.support.dialogue import Talk, verify
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.dialogue import texts
-from parley.models import Account, Escalation, PaymentPlan, Promise
+from parley.tables import Account, Escalation, PaymentPlan, Promise
 from tests.dialogue.test_negotiation import negotiating
 from tests.support.dialogue import Talk, verify
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.core.dates import long_date
 from parley.dialogue import texts
-from parley.models import Account, Installment, PaymentPlan, Promise, utcnow
+from parley.tables import Account, Installment, PaymentPlan, Promise, utcnow
 from tests.support.dialogue import Talk, verify
 
 BALANCE = "$1,219.50"

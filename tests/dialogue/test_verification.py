@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parley.conversations.state import begin_turn
 from parley.core.settings import Settings
 from parley.dialogue import texts
-from parley.models import (
+from parley.tables import (
     Account,
     AuditEvent,
     Conversation,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.console import views
 from parley.dialogue import texts as dialogue_texts
-from parley.models import Account, Conversation, Escalation, Message, NegotiationEvent
+from parley.tables import Account, Conversation, Escalation, Message, NegotiationEvent
 from tests.support.assertions import assert_waiting
 
 pytestmark = pytest.mark.stack

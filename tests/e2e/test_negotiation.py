@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.models import Account, Escalation, Installment, NegotiationEvent, PaymentPlan
+from parley.tables import Account, Escalation, Installment, NegotiationEvent, PaymentPlan
 from tests.support.assertions import assert_waiting
 from tests.support.chat import verified_chat
 

@@ -21,9 +21,9 @@ from devstack.stack import Stack
 from devstack.stripe_standin import DECLINING, TEST_SECRET_KEY
 from parley.core.db import transaction
 from parley.core.settings import Settings
-from parley.models import Account, Escalation, Installment, PaymentPlan
 from parley.payments import charges as payment_jobs
 from parley.payments import ledger
+from parley.tables import Account, Escalation, Installment, PaymentPlan
 from tests.support.chat import verified_chat
 
 pytestmark = pytest.mark.stack

@@ -15,9 +15,9 @@ from twilio.request_validator import RequestValidator
 from devstack.stack import Stack
 from devstack.twilio_standin import TEST_AUTH_TOKEN
 from parley.core.settings import Settings
-from parley.models import Conversation, Escalation, Message, PhoneOptOut
 from parley.outreach import send as outbound
 from parley.sms.encoding import segment_count
+from parley.tables import Conversation, Escalation, Message, PhoneOptOut
 from tests.support.assertions import assert_no_debt_wording
 from tests.support.chat import DEMO_BALANCE as BALANCE
 

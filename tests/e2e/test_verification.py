@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from devstack.stack import Stack
-from parley.models import Conversation, Escalation, Message
+from parley.tables import Conversation, Escalation, Message
 from tests.support.assertions import assert_no_debt_wording
 from tests.support.chat import DEMO_BALANCE, DEMO_DOB, DEMO_LAST_NAME, DEMO_SSN4, DEMO_ZIP
 

@@ -9,7 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parley.core.settings import ROOT, Settings
-from parley.models import (
+from parley.negotiation import dialogue as plans
+from parley.negotiation import wording
+from parley.negotiation.engine import Payment, Proposal, violations
+from parley.negotiation.policies import get_policy
+from parley.tables import (
     Account,
     AuditEvent,
     Conversation,
@@ -19,10 +23,6 @@ from parley.models import (
     PaymentPlan,
     utcnow,
 )
-from parley.negotiation import dialogue as plans
-from parley.negotiation import wording
-from parley.negotiation.engine import Payment, Proposal, violations
-from parley.negotiation.policies import get_policy
 
 # 15:00 UTC is 10:00 in New York: the debtor's date is March 3, 2025.
 NOW = datetime(2025, 3, 3, 15, 0, tzinfo=timezone.utc)

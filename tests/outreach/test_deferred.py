@@ -13,11 +13,11 @@ from parley.core.settings import Settings
 from parley.core.zones import phone_timezones
 from parley.jobs import lease
 from parley.jobs import runner as jobs
-from parley.models import OutboundMessage
 from parley.outreach import quiet_hours
 from parley.outreach import send as outbound
 from parley.sms import optout
 from parley.sms.twilio import SendResult
+from parley.tables import OutboundMessage
 
 UTC = timezone.utc
 PHONE = "+12125550142"  # a New York number (area code 212)

@@ -19,9 +19,9 @@ from devstack.twilio_standin import (
 )
 from parley.core.settings import Settings
 from parley.core.zones import phone_timezones
-from parley.models import AuditEvent, OutboundMessage, PhoneOptOut
 from parley.outreach import quiet_hours
 from parley.outreach import send as outbound
+from parley.tables import AuditEvent, OutboundMessage, PhoneOptOut
 from tests.support.accounts import make_account
 
 UTC = timezone.utc

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.core.db import transaction
-from parley.models import Account, LedgerEntry, PaymentLink, PaymentPlan
 from parley.payments import ledger, links
+from parley.tables import Account, LedgerEntry, PaymentLink, PaymentPlan
 from tests.support.payment_plans import make_plan, process, settings_for
 
 _events = itertools.count(1)

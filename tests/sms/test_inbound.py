@@ -14,10 +14,10 @@ from parley.conversations import turns
 from parley.conversations.bot_client import OutMessage
 from parley.conversations.ordering import LocalTurnLocks
 from parley.core.settings import Settings
-from parley.models import Conversation, Message
 from parley.sms import optout
 from parley.sms.encoding import segment_count
 from parley.sms.inbound import handle_inbound_sms
+from parley.tables import Conversation, Message
 
 PHONE = "+14155550101"
 STATEMENT = "Reply STOP to opt out"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from parley.models import Account
+from parley.tables import Account
 from parley.verification.factors import factor_hash, last_name_key
 
 SECRET = "test-secret-key-for-action-tests-0123456789"  # noqa: S105 - test only

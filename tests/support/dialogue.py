@@ -17,7 +17,7 @@ from parley.core.settings import Settings
 from parley.dialogue.heard import Heard
 from parley.dialogue.reply import Reply, Said
 from parley.dialogue.respond import respond
-from parley.models import Channel, Conversation, utcnow
+from parley.tables import Channel, Conversation, utcnow
 from tests.support.accounts import SECRET
 from tests.support.payment_plans import PUBLIC, settings_for
 

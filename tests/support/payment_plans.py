@@ -12,8 +12,8 @@ from devstack.stack import free_port
 from parley.core.clock import utcnow
 from parley.core.db import transaction
 from parley.core.settings import Settings
-from parley.models import Account, Conversation, Installment, PaymentPlan
 from parley.payments import events
+from parley.tables import Account, Conversation, Installment, PaymentPlan
 
 _refs = itertools.count(1)
 ZONE = "America/New_York"

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from devstack.stripe_standin import StripeStandIn, sign
 from devstack.topology import Topology
 from parley.core.db import transaction
-from parley.models import (
+from parley.payments import ledger
+from parley.tables import (
     Account,
     Installment,
     InstallmentCharge,
@@ -33,7 +34,6 @@ from parley.models import (
     Message,
     PaymentPlan,
 )
-from parley.payments import ledger
 from tests.support.payment_plans import make_plan
 from tests.topology.workload import FIGURES, Outcome, debtors, run_workload
 

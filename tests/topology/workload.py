@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.ordering import BUSY
 from parley.conversations.turns import APOLOGY, HANDED_OVER
-from parley.models import ACTIVE_ESCALATION, Direction, Escalation, Message, Sender
+from parley.tables import ACTIVE_ESCALATION, Direction, Escalation, Message, Sender
 from parley.verification.facts import mask_facts
 
 FIGURES: dict[str, dict[str, Any]] = {}

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.models import Account, AuditEvent, Conversation, VerificationLock
+from parley.tables import Account, AuditEvent, Conversation, VerificationLock
 from parley.verification.check import VerificationResult, check_identity
 from tests.support.accounts import SECRET, make_account
 from tests.support.dialogue import conversation

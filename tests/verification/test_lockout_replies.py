@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.dialogue import texts
-from parley.models import Account, Conversation, VerificationLock
+from parley.tables import Account, Conversation, VerificationLock
 from parley.verification.check import VerificationResult, check_identity
 from tests.support.accounts import SECRET, make_account
 from tests.support.dialogue import Talk, dialogue_settings

@@ -48,7 +48,11 @@ from parley.core.clock import local_date
 from parley.core.settings import Settings
 from parley.dialogue import texts
 from parley.escalations.reasons import PAUSING_REASONS, REASON_FOR_INTENT
-from parley.models import (
+from parley.negotiation.agreements import plan_proposal
+from parley.negotiation.engine import violations
+from parley.negotiation.policies import account_policy
+from parley.sms.encoding import smart_encode
+from parley.tables import (
     Account,
     Conversation,
     ConversationStatus,
@@ -60,10 +64,6 @@ from parley.models import (
     PhoneOptOut,
     Promise,
 )
-from parley.negotiation.agreements import plan_proposal
-from parley.negotiation.engine import violations
-from parley.negotiation.policies import account_policy
-from parley.sms.encoding import smart_encode
 from tests.support.assertions import DEBT_WORDING
 
 HERE: Final = Path(__file__).resolve().parent

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.enums import StrEnum
-from parley.models.base import Base, EnumText, TimestampMixin
+from parley.tables.base import Base, EnumText, TimestampMixin
 
 
 class EscalationReason(StrEnum):

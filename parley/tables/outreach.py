@@ -8,8 +8,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.enums import StrEnum
-from parley.models.base import Base, EnumText, utcnow
-from parley.models.conversations import Channel
+from parley.tables.base import Base, EnumText, utcnow
+from parley.tables.conversations import Channel
 
 
 class OptOutSource(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from parley.models import Channel, Conversation, ConversationStatus
+from parley.tables import Channel, Conversation, ConversationStatus
 
 
 def test_a_status_reads_back_as_its_member_and_an_unknown_one_as_its_string(

@@ -9,10 +9,10 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from parley.core.enums import StrEnum
-from parley.models.base import Base, EnumText, TimestampMixin, new_id, utcnow
+from parley.tables.base import Base, EnumText, TimestampMixin, new_id, utcnow
 
 if TYPE_CHECKING:
-    from parley.models.accounts import Account
+    from parley.tables.accounts import Account
 
 
 class Channel(StrEnum):

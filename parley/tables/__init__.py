@@ -1,10 +1,11 @@
-"""The database models, one module per SPEC section; everything is re-exported here so the
-rest of the code imports `from parley.models import ...` without knowing the split."""
+"""The database tables (SQLAlchemy models), one module per SPEC section; everything is
+re-exported here so the rest of the code imports `from parley.tables import ...` without knowing
+the split. (Not named `models`: that name is for trained Rasa models, kept out of git.)"""
 
-from parley.models.accounts import Account
-from parley.models.base import Base, TimestampMixin, UTCDateTime, new_id, utcnow
-from parley.models.console import ConsoleSession, Note, Role, User
-from parley.models.conversations import (
+from parley.tables.accounts import Account
+from parley.tables.base import Base, TimestampMixin, UTCDateTime, new_id, utcnow
+from parley.tables.console import ConsoleSession, Note, Role, User
+from parley.tables.conversations import (
     Channel,
     Conversation,
     ConversationStatus,
@@ -12,13 +13,13 @@ from parley.models.conversations import (
     Message,
     Sender,
 )
-from parley.models.escalations import (
+from parley.tables.escalations import (
     ACTIVE_ESCALATION,
     Escalation,
     EscalationReason,
     EscalationStatus,
 )
-from parley.models.negotiation import (
+from parley.tables.negotiation import (
     LIVE_PLAN,
     Actor,
     Installment,
@@ -31,14 +32,14 @@ from parley.models.negotiation import (
     Promise,
     PromiseStatus,
 )
-from parley.models.outreach import (
+from parley.tables.outreach import (
     OptOutSource,
     OutboundKind,
     OutboundMessage,
     OutboundStatus,
     PhoneOptOut,
 )
-from parley.models.payments import (
+from parley.tables.payments import (
     ChargeStatus,
     EventSource,
     InstallmentCharge,
@@ -49,8 +50,8 @@ from parley.models.payments import (
     PaymentLink,
     ProcessedEvent,
 )
-from parley.models.records import AuditEvent
-from parley.models.verification import (
+from parley.tables.records import AuditEvent
+from parley.tables.verification import (
     PortalTokenUse,
     VerificationAttempt,
     VerificationAttemptTarget,

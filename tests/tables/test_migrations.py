@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from parley.core.db import make_engine
 from parley.core.migrations import alembic_config, upgrade_to_head
-from parley.models import Base
+from parley.tables import Base
 
 
 def test_upgrade_matches_models_and_downgrade_empties(empty_db_url: str) -> None:

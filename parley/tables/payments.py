@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.enums import StrEnum
-from parley.models.base import Base, EnumText, TimestampMixin, utcnow
+from parley.tables.base import Base, EnumText, TimestampMixin, utcnow
 
 
 class LinkMode(StrEnum):

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, Uniq
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from parley.core.enums import StrEnum
-from parley.models.base import Base, EnumText, TimestampMixin, utcnow
+from parley.tables.base import Base, EnumText, TimestampMixin, utcnow
 
 
 class Actor(StrEnum):

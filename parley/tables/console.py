@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from parley.core.enums import StrEnum
-from parley.models.base import Base, EnumText, TimestampMixin, utcnow
+from parley.tables.base import Base, EnumText, TimestampMixin, utcnow
 
 
 class Role(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parley.models.base import Base, TimestampMixin
+from parley.tables.base import Base, TimestampMixin
 
 
 class Account(TimestampMixin, Base):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parley.models.base import Base, utcnow
+from parley.tables.base import Base, utcnow
 
 
 class AuditEvent(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parley.models.base import Base, utcnow
+from parley.tables.base import Base, utcnow
 
 
 class VerificationAttempt(Base):
