@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import collections
 import json
-import logging
 import os
 import sys
 import time
@@ -42,6 +41,8 @@ warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 # The pipeline's custom component (bot/nlu_component.py) is imported from the repository root.
 sys.path.insert(0, str(ROOT))
+from nlu_eval import quiet_rasa_logs  # noqa: E402 - the script's own folder, beside it
+
 CONSEQUENTIAL = ("dispute", "bankruptcy", "attorney", "stop_contact", "wrong_number", "hardship")
 
 
@@ -227,15 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {label} file not found: {path}", file=sys.stderr)
             return 2
 
-    logging.basicConfig(level=logging.ERROR)
-    for name in ("rasa", "tensorflow", "absl", "urllib3", "asyncio"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import structlog
-
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    except ImportError:  # pragma: no cover
-        pass
+    quiet_rasa_logs()
 
     rows = load_rows(args.data)
     started = time.perf_counter()

@@ -35,6 +35,20 @@ warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def quiet_rasa_logs() -> None:
+    """Rasa's structured debug log would echo every evaluated sentence (also used by
+    scripts/heldout_eval.py)."""
+    logging.basicConfig(level=logging.ERROR)
+    for name in ("rasa", "tensorflow", "absl", "urllib3", "asyncio"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import structlog
+
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def load_rows(path: str) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8") as fh:
@@ -110,16 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {label} file not found: {path}", file=sys.stderr)
             return 2
 
-    # Quiet: Rasa's structured debug log would echo every evaluated sentence.
-    logging.basicConfig(level=logging.ERROR)
-    for name in ("rasa", "tensorflow", "absl", "urllib3", "asyncio"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import structlog
-
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    except ImportError:  # pragma: no cover
-        pass
+    quiet_rasa_logs()
 
     rows = load_rows(args.data)
     started = time.perf_counter()

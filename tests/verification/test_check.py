@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.tables import Account, AuditEvent, Conversation, VerificationLock
-from parley.verification.check import VerificationResult, check_identity
-from tests.support.accounts import SECRET, make_account
+from parley.verification.check import VerificationResult
+from tests.support.accounts import make_account
 from tests.support.dialogue import conversation
+from tests.support.identity import check as check_facts
 
 T0 = datetime(2025, 5, 1, 15, 0, tzinfo=timezone.utc)
 
@@ -22,21 +23,7 @@ def check(
     facts: tuple[str, str, str],
     now: datetime = T0,
 ) -> VerificationResult:
-    with factory.begin() as session:
-        if session.get(Conversation, conversation_id) is None:
-            session.add(Conversation(id=conversation_id, channel="web"))
-            session.flush()
-        return check_identity(
-            session,
-            conversation_id=conversation_id,
-            last_name=facts[0],
-            dob=facts[1],
-            zip_or_ssn4=facts[2],
-            secret=SECRET,
-            max_attempts=3,
-            lockout_minutes=30,
-            now=now,
-        )
+    return check_facts(factory, conversation_id, facts, now)
 
 
 @pytest.fixture

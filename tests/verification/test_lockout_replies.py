@@ -18,38 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.dialogue import texts
 from parley.tables import Account, Conversation, VerificationLock
-from parley.verification.check import VerificationResult, check_identity
-from tests.support.accounts import SECRET, make_account
+from parley.verification.check import VerificationResult
+from tests.support.accounts import make_account
 from tests.support.dialogue import Talk, dialogue_settings
+from tests.support.identity import MAX_ATTEMPTS, check
 
 T0 = datetime(2025, 5, 1, 15, 0, tzinfo=timezone.utc)
-MAX_ATTEMPTS = 3
 RIGHT = ("Garcia", "1985-03-14", "94107")  # account A: DEMO-1001 of tests/support/accounts.py
 WRONG_DOB = ("Garcia", "1990-01-01", "94107")
 UNKNOWN = ("Nobody", "1979-07-07", "10001")  # matches no account at all
-
-
-def check(
-    factory: sessionmaker[Session],
-    conversation_id: str,
-    facts: tuple[str, str, str],
-    now: datetime,
-) -> VerificationResult:
-    with factory.begin() as session:
-        if session.get(Conversation, conversation_id) is None:
-            session.add(Conversation(id=conversation_id, channel="web"))
-            session.flush()
-        return check_identity(
-            session,
-            conversation_id=conversation_id,
-            last_name=facts[0],
-            dob=facts[1],
-            zip_or_ssn4=facts[2],
-            secret=SECRET,
-            max_attempts=MAX_ATTEMPTS,
-            lockout_minutes=30,
-            now=now,
-        )
 
 
 def lock_account_from_other_conversations(factory: sessionmaker[Session]) -> int:
