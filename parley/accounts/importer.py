@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parley.core.money import parse_money
-from parley.core.zones import zip_timezones
+from parley.core.zones import usps_state_codes, zip_state, zip_timezones
 from parley.negotiation.policies import DEFAULT_POLICY
 from parley.records import audit
 from parley.tables import Account
@@ -44,7 +44,21 @@ REQUIRED_COLUMNS = (
     "payments_credits",
     "itemization_date",
 )
-OPTIONAL_COLUMNS = ("ssn_last4", "phone", "email", "timezone", "policy")
+OPTIONAL_COLUMNS = (
+    "ssn_last4",
+    "phone",
+    "email",
+    "timezone",
+    "policy",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "contact_consent",
+    "validation_notice_sent",
+)
+# The channels a debtor can consent to first contact on (SPEC §14), and the column each needs.
+CONSENT_CHANNELS = {"sms": "phone", "email": "email"}
 MONEY_COLUMNS = ("principal", "interest", "fees", "payments_credits")
 # Column -> longest value the database holds.
 _MAX_LENGTHS = {
@@ -56,6 +70,9 @@ _MAX_LENGTHS = {
     "creditor": 200,
     "original_creditor": 200,
     "policy": 64,
+    "address_line1": 200,
+    "address_line2": 200,
+    "city": 100,
 }
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FOUR_DIGITS = re.compile(r"\d{4}")
@@ -261,6 +278,26 @@ def _validate(
             raise ValueError(f"unknown policy {value!r}; known: {', '.join(sorted(policy_names))}")
         return value
 
+    def state(value: str) -> str:
+        code = value.upper()
+        if code not in usps_state_codes():
+            raise ValueError(f"{value!r} is not a 2-letter USPS state code (e.g. MA)")
+        return code
+
+    def consent(value: str) -> list[str]:
+        channels = [part.strip().lower() for part in value.split(",") if part.strip()]
+        unknown = [name for name in channels if name not in CONSENT_CHANNELS]
+        if unknown:
+            known = ", ".join(sorted(CONSENT_CHANNELS))
+            raise ValueError(f"unknown channel(s) {', '.join(map(repr, unknown))}; known: {known}")
+        return sorted(set(channels))
+
+    def notice_sent(value: str) -> date:
+        parsed = _iso_date(value)
+        if parsed > today:
+            raise ValueError(f"{value!r} is in the future")
+        return parsed
+
     # In the spec's column order, so a row's problems read left to right.
     check("account_id", text)
     check("first_name", text)
@@ -278,6 +315,16 @@ def _validate(
     for name in MONEY_COLUMNS:
         check(name, parse_money)
     check("itemization_date", itemization)
+    check("address_line1", text)
+    check("address_line2", text)
+    check("city", text)
+    check("state", state)
+    check("contact_consent", consent)
+    check("validation_notice_sent", notice_sent)
+    for channel in values.get("contact_consent") or []:
+        needed = CONSENT_CHANNELS[channel]
+        if not raw.get(needed):
+            problems.append(f"contact_consent names {channel} but {needed} is empty")
     if raw.get("policy"):
         check("policy", policy)
     else:
@@ -354,6 +401,12 @@ def _account_fields(values: dict[str, Any], secret: str) -> dict[str, Any]:
         "payments_credits_cents": values["payments_credits"],
         "itemization_date": values["itemization_date"],
         "policy": values["policy"],
+        "address_line1": values.get("address_line1"),
+        "address_line2": values.get("address_line2"),
+        "city": values.get("city"),
+        "state": values.get("state") or zip_state(values["zip"]),
+        "contact_consent": values.get("contact_consent") or [],
+        "validation_notice_sent": values.get("validation_notice_sent"),
     }
 
 

@@ -41,6 +41,73 @@ US_ZONES: tuple[str, ...] = (
 )
 _ZIP5 = re.compile(r"\d{5}")
 _UNKNOWN = "Etc/Unknown"
+# USPS codes: the 50 states, DC, the territories and freely associated states, military mail.
+_STATE_CODES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+        "FM",
+        "MH",
+        "PW",
+        "AA",
+        "AE",
+        "AP",
+    ]
+)
 # `zipcodes` ships no type hints; this is the shape of its lookup.
 _zip_matching = cast("Callable[[str], list[dict[str, Any]]]", zipcodes.matching)
 
@@ -51,6 +118,19 @@ def zip_timezones(zip5: str) -> list[str]:
         return []
     zones = {str(entry["timezone"]) for entry in _zip_matching(zip5) if entry.get("timezone")}
     return sorted(zones)
+
+
+def zip_state(zip5: str) -> str | None:
+    """The USPS state code of a 5-digit US ZIP; None when it is malformed or unknown."""
+    if not _ZIP5.fullmatch(zip5):
+        return None
+    states = [str(entry["state"]) for entry in _zip_matching(zip5) if entry.get("state")]
+    return states[0] if states else None
+
+
+def usps_state_codes() -> frozenset[str]:
+    """Every state, district, territory and military code the ZIP data knows."""
+    return _STATE_CODES
 
 
 def phone_timezones(e164: str) -> list[str]:

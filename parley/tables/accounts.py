@@ -45,6 +45,18 @@ class Account(TimestampMixin, Base):
     payments_credits_cents: Mapped[int] = mapped_column(BigInteger)
     itemization_date: Mapped[date] = mapped_column(Date)
     policy: Mapped[str] = mapped_column(String(64), default="default")
+    # The debtor's mailing address (SPEC §3): the validation notice is addressed with it and the
+    # state's contact rules (§14) apply; `state` is derived from the ZIP when the file leaves it
+    # blank, so it is known for every account.
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
+    # The channels the debtor consented to be contacted on first (`sms`, `email`); empty means
+    # Parley only answers (SPEC §14).
+    contact_consent: Mapped[list[Any]] = mapped_column(default=list)
+    # A validation notice already sent by other means on this date (SPEC §14).
+    validation_notice_sent: Mapped[date | None] = mapped_column(Date)
     collection_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     # Sum of this account's `ledger_entries` (payments Parley took, settlement remainders):
     # kept apart from the imported `payments_credits_cents` so the CSV's figures stay as loaded.

@@ -365,3 +365,85 @@ def test_an_unreadable_record_is_a_line_numbered_error_not_a_traceback(
     report = run_import(committed_factory, csv_text(JAMES, broken, MARIA))
     assert [(e.line, e.reason[: len(reason)]) for e in report.errors] == [(3, reason)]
     assert accounts(committed_factory) == {}
+
+
+ADDRESS_HEADER = (
+    HEADER + ",address_line1,address_line2,city,state,contact_consent,validation_notice_sent"
+)
+
+
+def with_address(row: str, *cells: str) -> str:
+    return row + "," + ",".join(cells)
+
+
+def test_address_consent_and_notice_date_are_stored(
+    committed_factory: sessionmaker[Session],
+) -> None:
+    text = csv_text(
+        with_address(MARIA, "12 Main St", "Apt 3", "San Francisco", "ca", '"sms, email"', ""),
+        with_address(JAMES, "", "", "", "", "", "2025-03-01"),
+        header=ADDRESS_HEADER,
+    )
+    report = run_import(committed_factory, text)
+    assert report.errors == []
+    stored = accounts(committed_factory)
+    maria, james = stored["DEMO-1001"], stored["DEMO-1002"]
+    assert (maria.address_line1, maria.address_line2, maria.city) == (
+        "12 Main St",
+        "Apt 3",
+        "San Francisco",
+    )
+    assert maria.state == "CA"
+    assert maria.contact_consent == ["email", "sms"]
+    assert maria.validation_notice_sent is None
+    # A blank state is derived from the ZIP (10027 is in New York); no consent means none.
+    assert (james.state, james.contact_consent) == ("NY", [])
+    assert james.validation_notice_sent == date(2025, 3, 1)
+
+
+def test_a_file_without_the_new_columns_derives_the_state(
+    committed_factory: sessionmaker[Session],
+) -> None:
+    assert run_import(committed_factory, csv_text(MARIA)).errors == []
+    maria = accounts(committed_factory)["DEMO-1001"]
+    assert (maria.state, maria.contact_consent, maria.address_line1) == ("CA", [], None)
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        (("", "", "", "ZZ", "", ""), "state: 'ZZ' is not a 2-letter USPS state code"),
+        (
+            ("", "", "", "", "fax", ""),
+            "contact_consent: unknown channel(s) 'fax'; known: email, sms",
+        ),
+        (
+            ("", "", "", "", "", "2099-01-01"),
+            "validation_notice_sent: '2099-01-01' is in the future",
+        ),
+        (("", "", "", "", "", "01/02/2025"), "validation_notice_sent: '01/02/2025' is not a date"),
+        (("X" * 201, "", "", "", "", ""), "address_line1 is longer than 200 characters"),
+    ],
+)
+def test_bad_address_or_consent_is_a_line_numbered_error(
+    committed_factory: sessionmaker[Session], cells: tuple[str, ...], reason: str
+) -> None:
+    report = run_import(
+        committed_factory, csv_text(MARIA, with_address(JAMES, *cells), header=ADDRESS_HEADER)
+    )
+    assert [(error.line, error.reason) for error in report.errors if reason in error.reason] == [
+        (3, next(e.reason for e in report.errors if reason in e.reason))
+    ]
+    assert accounts(committed_factory) == {}
+
+
+def test_consent_to_a_channel_needs_its_contact_detail(
+    committed_factory: sessionmaker[Session],
+) -> None:
+    # James has neither a phone nor an email in the file.
+    row = with_address(JAMES, "", "", "", "", '"sms,email"', "")
+    report = run_import(committed_factory, csv_text(row, header=ADDRESS_HEADER))
+    assert [str(error) for error in report.errors] == [
+        "line 2: contact_consent names email but email is empty",
+        "line 2: contact_consent names sms but phone is empty",
+    ]
