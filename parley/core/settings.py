@@ -19,6 +19,7 @@ DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in 
 VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
 DEV_PORTAL_TOKEN_SECRET = "dev-insecure-portal-token-secret-change-me"  # noqa: S105 - local mode
 DEV_RASA_TOKEN = "dev-insecure-rasa-token-change-me"  # noqa: S105 - refused in production
+DEV_COLLECTOR_ADDRESS = "(demo address - set PARLEY_COLLECTOR_ADDRESS) 1 Example Way, Springfield"
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
     company_contact: str = Field(
         "support@example.com or 1-800-555-0100", alias="PARLEY_COMPANY_CONTACT"
     )
+    # The validation notice (SPEC §14, Reg F 1006.34): the collector's mailing address, where
+    # disputes and original-creditor requests are written to, and the electronic ways to
+    # dispute (an email address, and the web chat page debtors reach; unset chat URL = the
+    # demo page in local mode). A notice needs the address and one electronic way in production.
+    collector_address: str | None = Field(None, alias="PARLEY_COLLECTOR_ADDRESS")
+    dispute_email: str | None = Field(None, alias="PARLEY_DISPUTE_EMAIL")
+    chat_url: str | None = Field(None, alias="PARLEY_CHAT_URL")
     public_url: str = Field("http://127.0.0.1:8000", alias="PARLEY_PUBLIC_URL")
     port: int = Field(8000, alias="PARLEY_PORT")
     secret_key: str = Field(DEV_SECRET_KEY, alias="PARLEY_SECRET_KEY")
@@ -122,6 +130,20 @@ class Settings(BaseSettings):
         if self.portal_token_secret or self.env == "production":
             return self.portal_token_secret
         return DEV_PORTAL_TOKEN_SECRET
+
+    @property
+    def collector_mailing_address(self) -> str | None:
+        """The address printed on notices; local mode shows a marked placeholder."""
+        if self.collector_address or self.env == "production":
+            return self.collector_address
+        return DEV_COLLECTOR_ADDRESS
+
+    @property
+    def debtor_chat_url(self) -> str | None:
+        """Where a debtor reaches the web chat (to dispute online); local mode: the demo page."""
+        if self.chat_url or self.env == "production":
+            return self.chat_url
+        return f"{self.public_url.rstrip('/')}/demo"
 
     @property
     def rasa_urls(self) -> list[str]:

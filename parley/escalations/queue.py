@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parley.conversations.state import queue
+from parley.documents.notices import within_validation_period
 from parley.escalations.reasons import PRIORITY
 from parley.records.audit import Kind, record
 from parley.tables import (
@@ -52,6 +53,11 @@ def open_escalation(
         summary=summary,
         priority=PRIORITY[reason] if priority is None else priority,
     )
+    if reason == EscalationReason.DISPUTE and conversation.account_id is not None:
+        account = session.get(Account, conversation.account_id)
+        if account is not None:
+            # Reg F: a dispute by the validation period's end stops collection until verified.
+            escalation.within_validation_period = within_validation_period(session, account)
     session.add(escalation)
     session.flush()
     record(

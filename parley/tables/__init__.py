@@ -13,6 +13,7 @@ from parley.tables.conversations import (
     Message,
     Sender,
 )
+from parley.tables.documents import NoticeChannel, ValidationNotice
 from parley.tables.escalations import (
     ACTIVE_ESCALATION,
     Escalation,
@@ -86,6 +87,7 @@ __all__ = [
     "NegotiationEvent",
     "NegotiationEventKind",
     "Note",
+    "NoticeChannel",
     "OptOutSource",
     "OutboundKind",
     "OutboundMessage",
@@ -104,6 +106,7 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "User",
+    "ValidationNotice",
     "VerificationAttempt",
     "VerificationAttemptTarget",
     "VerificationLock",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.enums import StrEnum
@@ -56,3 +56,6 @@ class Escalation(TimestampMixin, Base):
     assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(String(64))
+    # A dispute made by the end of the account's validation period (SPEC §14, Reg F
+    # 1006.34(b)(5)); None for every other reason. Set once, when the dispute is recorded.
+    within_validation_period: Mapped[bool | None] = mapped_column(Boolean)
