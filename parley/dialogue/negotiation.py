@@ -16,8 +16,10 @@ from parley.core.dates import long_date
 from parley.core.money import format_cents
 from parley.dialogue import texts
 from parley.dialogue.turn import Turn
+from parley.documents.overshadowing import dispute_right_sentence
 from parley.negotiation import dialogue, wording
 from parley.negotiation.agreements import plan_proposal
+from parley.negotiation.engine import Proposal
 from parley.negotiation.terms import DebtorOffer, is_refusal, proposed_terms, without_refusals
 from parley.tables import Account
 
@@ -246,11 +248,14 @@ def say(turn: Turn, outcome: dialogue.Turn) -> None:
         )
         state.expect = "choice"
     elif kind == "summary" and proposal is not None:
-        summary = wording.summary_text(proposal, outcome.balance_cents)
+        summary = _with_dispute_right(
+            turn, proposal, wording.summary_text(proposal, outcome.balance_cents)
+        )
         turn.say(f"{_intro(outcome)}\n{summary}\n{texts.CONFIRM_SUMMARY}", [texts.YES, texts.NO])
         state.expect = "summary"
     elif kind == "agreed" and outcome.plan is not None:
-        turn.say(wording.confirmation_text(outcome.plan))
+        plan = outcome.plan
+        turn.say(_with_dispute_right(turn, plan_proposal(plan), wording.confirmation_text(plan)))
         turn.say(texts.AGREED_NEXT, [texts.HUMAN])
         if outcome.payment_link:
             turn.say(outcome.payment_link)
@@ -301,9 +306,21 @@ def reoffer(turn: Turn, account: Account) -> None:
         turn.state.expect = None
         turn.say(texts.HOW_CAN_I_HELP, texts.HELP_MENU)
         return
-    summary = wording.summary_text(pending, account.balance_cents)
+    summary = _with_dispute_right(
+        turn, pending, wording.summary_text(pending, account.balance_cents)
+    )
     turn.say(f"{texts.STILL_ON_OFFER}\n{summary}\n{texts.CONFIRM_SUMMARY}", [texts.YES, texts.NO])
     turn.state.expect = "summary"
+
+
+def _with_dispute_right(turn: Turn, proposal: Proposal, summary: str) -> str:
+    """A settlement due before the validation period ends is shown with the debtor's right to
+    dispute by that date (SPEC §14: a deadline must not overshadow the dispute right)."""
+    account = turn.account
+    if proposal.kind != "settlement" or account is None or not proposal.payments:
+        return summary
+    sentence = dispute_right_sentence(turn.session, account, proposal.payments[0].due, turn.now)
+    return f"{summary}\n{sentence}" if sentence else summary
 
 
 def _intro(outcome: dialogue.Turn) -> str:
