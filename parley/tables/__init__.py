@@ -19,6 +19,7 @@ from parley.tables.escalations import (
     EscalationReason,
     EscalationStatus,
 )
+from parley.tables.jobs import Job, JobState, WorkerHeartbeat
 from parley.tables.negotiation import (
     LIVE_PLAN,
     Actor,
@@ -37,6 +38,9 @@ from parley.tables.outreach import (
     OutboundKind,
     OutboundMessage,
     OutboundStatus,
+    OutreachEvent,
+    OutreachOutcome,
+    OutreachPause,
     PhoneOptOut,
 )
 from parley.tables.payments import (
@@ -78,6 +82,8 @@ __all__ = [
     "Installment",
     "InstallmentCharge",
     "InstallmentStatus",
+    "Job",
+    "JobState",
     "LedgerEntry",
     "LedgerKind",
     "LinkMode",
@@ -90,6 +96,9 @@ __all__ = [
     "OutboundKind",
     "OutboundMessage",
     "OutboundStatus",
+    "OutreachEvent",
+    "OutreachOutcome",
+    "OutreachPause",
     "PaymentLink",
     "PaymentPlan",
     "PhoneOptOut",
@@ -107,6 +116,7 @@ __all__ = [
     "VerificationAttempt",
     "VerificationAttemptTarget",
     "VerificationLock",
+    "WorkerHeartbeat",
     "new_id",
     "utcnow",
 ]
