@@ -130,10 +130,12 @@ def enqueue(
         "updated_at": stamp,
     }
     statement = (
-        insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Job.id)
     )
-    result: Any = session.execute(statement)
-    return bool(result.rowcount == 1)
+    return session.execute(statement).first() is not None
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
