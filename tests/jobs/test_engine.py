@@ -35,7 +35,9 @@ def test_enqueue_is_idempotent_by_key(session_factory: sessionmaker[Session]) ->
     assert (job.kind, job.payload, job.due_at, job.state) == ("t", {"n": 1}, START, "queued")
 
 
-def test_due_jobs_run_once_and_not_before_their_time(session_factory: sessionmaker[Session]) -> None:
+def test_due_jobs_run_once_and_not_before_their_time(
+    session_factory: sessionmaker[Session],
+) -> None:
     clock = ManualClock(START)
     ran: list[int] = []
 
