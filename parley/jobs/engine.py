@@ -34,9 +34,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -94,6 +94,15 @@ class JobContext:
 
 
 Handler = Callable[[JobContext, JobView], Result]
+
+_JOBS = cast(Table, Job.__table__)
+# Built once with bound parameters, so SQLAlchemy compiles each once (planning inserts many).
+_INSERTS = {
+    name: module.insert(_JOBS)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(_JOBS.c.id)
+    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 # A planner inserts due jobs (through `enqueue`) for the state it watches; returns how many.
 Planner = Callable[[Session, Settings, datetime], int]
 
@@ -115,7 +124,6 @@ def enqueue(
     if due_at.tzinfo is None:
         raise ValueError("naive datetime given; use timezone-aware UTC")
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stamp = utcnow()
     values = {
         "kind": kind,
@@ -129,13 +137,8 @@ def enqueue(
         "created_at": stamp,
         "updated_at": stamp,
     }
-    statement = (
-        insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Job.id)
-    )
-    return session.execute(statement).first() is not None
+    insert = _INSERTS["postgresql" if dialect == "postgresql" else "sqlite"]
+    return session.connection().execute(insert, values).first() is not None
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:

@@ -48,6 +48,12 @@ class Channel(Protocol):
         """The opt-out statement every message on this channel carries."""
         ...
 
+    def transactional(self, settings: Settings) -> bool:
+        """True when `send` only writes to the database (local mode's outbox): a send a crash
+        interrupted then left no trace and is safely done again. False when a provider is
+        called: an interrupted send may have gone out and is never repeated."""
+        ...
+
     def send(
         self,
         session: Session,
@@ -75,6 +81,9 @@ class SmsChannel:
 
     def opt_out_line(self, settings: Settings) -> str:
         return settings.sms_opt_out_text
+
+    def transactional(self, settings: Settings) -> bool:
+        return not settings.twilio_rest_configured
 
     def send(
         self,

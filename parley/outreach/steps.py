@@ -9,8 +9,10 @@ once however many workers plan it, and sent at most once:
    is blocked or rescheduled, or records a `sending` event, and commits;
 2. then the channel sends, and the outcome (`sent` / `failed`) is recorded.
 
-A crash between 1 and 2 leaves `sending` as the step's last event: the re-run marks it `failed`
-("interrupted; not retried") instead of risking a second message. The follow-ups of a first
+A crash between 1 and 2 leaves `sending` as the step's last event: when the channel called a
+provider (Twilio, SMTP) the re-run marks it `failed` ("interrupted; not retried") instead of
+risking a second message; when it only writes to the database (local mode's outbox) the send
+rolled back with the crash and is simply done again. The follow-ups of a first
 contact are planned when it is sent (day 3, 7, 14 after it), so nothing scans for them.
 """
 
@@ -406,6 +408,14 @@ def run_step(context: JobContext, job: JobView) -> Result:
         if account is None:
             return Done("account_gone")
         previous = last_event(session, job.id)
+        channel = get_channel(channel_name)
+        if (
+            previous is not None
+            and previous.outcome == OutreachOutcome.SENDING
+            and channel is not None
+            and channel.transactional(settings)
+        ):
+            previous = None  # nothing left the database: the interrupted send is done again
         if previous is not None and previous.outcome == OutreachOutcome.SENDING:
             _event(
                 session,
@@ -428,7 +438,6 @@ def run_step(context: JobContext, job: JobView) -> Result:
         templates = load_cadences(settings.cadences_path).templates
         decision: rules.Decision = rules.ALLOW
         fields, not_applicable = context_for(session, settings, account, job, now)
-        channel = get_channel(channel_name)
         address = channel.address(account) if channel is not None else None
         if step_config is None:
             decision = rules.Decision(False, "step_not_in_cadence")
