@@ -62,10 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             locks=locks,
             limits=RateLimits(settings.redis_url),
         )
-        # Deferred SMS (quiet hours) are sent by an in-process job; state is in the database.
+        # Timed work belongs to `parley worker`. For local development only, the API may run
+        # the same engine in a thread (PARLEY_JOBS_INTERVAL_SECONDS > 0); never in production,
+        # where every API replica would otherwise run it too.
         jobs = (
             JobRunner(sessions, settings, settings.jobs_interval_seconds)
-            if settings.jobs_interval_seconds > 0
+            if settings.jobs_interval_seconds > 0 and settings.env != "production"
             else None
         )
         if jobs is not None:

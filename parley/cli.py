@@ -170,23 +170,44 @@ def users_token(name: Annotated[str, typer.Argument(help="An admin's login name.
 @app.command("worker")
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run every due job once and exit.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Health check: exit 0 if a worker beat recently, else 1."),
+    ] = False,
 ) -> None:
-    """Run the timed jobs (deferred SMS, installment charges) until stopped (SIGTERM / Ctrl-C).
+    """Run the job engine (deferred SMS, installment charges, cadence steps, promise checks)
+    until stopped (SIGTERM / Ctrl-C).
 
-    The production topology runs this as its own process and sets PARLEY_JOBS_INTERVAL_SECONDS=0
-    on the API replicas. Every row is claimed before it is worked, so a worker killed mid-run
-    loses nothing and two workers never do one thing twice.
+    The production topology runs this as its own process and the API replicas run no timed
+    work. Every job is claimed with a lease before it runs, so a worker killed mid-batch loses
+    nothing and any number of workers (PostgreSQL) never run one job twice.
     """
     import signal
-    import threading
+    from datetime import timedelta
 
+    from parley.core.clock import utcnow
+    from parley.jobs.engine import last_heartbeat
     from parley.jobs.runner import JobRunner
+    from parley.outreach.config import OutreachConfigError
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    runner = JobRunner(make_session_factory(engine), settings, settings.jobs_interval_seconds)
-    stop = threading.Event()
+    factory = make_session_factory(engine)
     try:
+        if check:
+            with factory() as session:
+                beat = last_heartbeat(session)
+            fresh = beat is not None and utcnow() - beat < timedelta(
+                seconds=settings.worker_stale_seconds
+            )
+            typer.echo(f"worker: last heartbeat {beat.isoformat() if beat else 'never'}")
+            raise typer.Exit(0 if fresh else 1)
+        try:
+            _check_outreach_files()
+        except OutreachConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        runner = JobRunner(factory, settings, settings.jobs_interval_seconds)
         if once:
             typer.echo(f"{runner.run_once()} job(s) run.")
             return
@@ -196,11 +217,112 @@ def worker(
             )
             raise typer.Exit(2)
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, lambda *_: runner.request_stop())
         typer.echo(f"worker: running jobs every {settings.jobs_interval_seconds:g}s")
-        while not stop.is_set():
-            runner.run_once()
-            stop.wait(settings.jobs_interval_seconds)
+        runner.loop()
         typer.echo("worker: stopped")
+    finally:
+        engine.dispose()
+
+
+def _check_outreach_files() -> None:
+    """Load and validate the cadences and contact rules (raises OutreachConfigError)."""
+    from parley.outreach.config import load_cadences, load_contact_rules
+
+    settings = get_settings()
+    load_cadences(settings.cadences_path)
+    load_contact_rules(settings.contact_rules_path)
+
+
+cadences_app = typer.Typer(help="Outreach cadences (config/cadences.yml).", no_args_is_help=True)
+app.add_typer(cadences_app, name="cadences")
+outreach_app = typer.Typer(help="Outreach: cadence steps and contact rules.", no_args_is_help=True)
+app.add_typer(outreach_app, name="outreach")
+
+
+@cadences_app.command("check")
+def cadences_check() -> None:
+    """Validate config/cadences.yml and config/contact-rules.yml; exit 2 with the reason."""
+    from parley.outreach.config import OutreachConfigError, load_cadences
+
+    settings = get_settings()
+    try:
+        _check_outreach_files()
+    except OutreachConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    cadences = load_cadences(settings.cadences_path)
+    for name, cadence in sorted(cadences.cadences.items()):
+        typer.echo(f"{name}: {', '.join(cadence.steps())}")
+    typer.echo(f"{len(cadences.cadences)} cadence(s), {len(cadences.templates)} template(s) OK.")
+
+
+@outreach_app.command("run-once")
+def outreach_run_once() -> None:
+    """Plan and run every due job now (outreach, deferred SMS, charges, promise checks)."""
+    from parley.jobs.runner import JobRunner
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        runner = JobRunner(make_session_factory(engine), settings, 0)
+        total = 0
+        for _ in range(20):
+            ran = runner.run_once()
+            total += ran
+            if ran == 0:
+                break
+        typer.echo(f"{total} job(s) run.")
+    finally:
+        engine.dispose()
+
+
+@outreach_app.command("preview")
+def outreach_preview(
+    account_ref: Annotated[str, typer.Argument(help="The creditor's account reference.")],
+) -> None:
+    """What would be sent to the account and when, and what is blocked and why."""
+    from sqlalchemy import select
+
+    from parley.core.clock import utcnow
+    from parley.jobs.kinds import make_engine as make_job_engine
+    from parley.outreach.control import history, preview
+    from parley.tables import Account
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        make_job_engine(factory, settings).plan()  # what is due to be planned, planned
+        with factory() as session:
+            account = session.scalars(
+                select(Account).where(Account.account_ref == account_ref)
+            ).first()
+            if account is None:
+                typer.echo(f"error: no account {account_ref!r}", err=True)
+                raise typer.Exit(1)
+            now = utcnow()
+            steps = preview(session, settings, account, now)
+            typer.echo(f"Scheduled for {account.account_ref}:")
+            for item in steps:
+                verdict = (
+                    "would send"
+                    if item.would_be == "sent"
+                    else f"blocked: {item.would_be}"
+                    + (f" (until {item.retry_at:%Y-%m-%d %H:%M} UTC)" if item.retry_at else "")
+                )
+                typer.echo(
+                    f"  {item.due_at:%Y-%m-%d %H:%M} UTC  {item.step:<15} {item.channel:<6} "
+                    f"{verdict}"
+                )
+            if not steps:
+                typer.echo("  (nothing)")
+            typer.echo("History:")
+            for event in history(session, account.id, 50):
+                why = f" ({event.reason})" if event.reason else ""
+                typer.echo(
+                    f"  {event.created_at:%Y-%m-%d %H:%M} UTC  {event.step:<15} "
+                    f"{event.channel:<6} {event.outcome}{why}"
+                )
     finally:
         engine.dispose()

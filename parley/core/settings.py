@@ -105,6 +105,28 @@ class Settings(BaseSettings):
     # (a charge is retried with its idempotency key, an SMS is marked failed for a person). Must
     # exceed the longest external call of one job.
     job_lease_seconds: float = Field(600.0, ge=5, alias="PARLEY_JOB_LEASE_SECONDS")
+    # The job engine (parley/jobs): how many times a failing job is tried before it is left
+    # `failed` for a person, the first retry's delay (doubled per attempt, capped at an hour),
+    # and how many due jobs one worker claims per batch.
+    job_max_attempts: int = Field(5, ge=1, alias="PARLEY_JOB_MAX_ATTEMPTS")
+    job_backoff_seconds: float = Field(30.0, ge=0, alias="PARLEY_JOB_BACKOFF_SECONDS")
+    job_batch_size: int = Field(50, ge=1, le=1000, alias="PARLEY_JOB_BATCH_SIZE")
+    # `parley worker --check` fails when no worker has beaten for this long.
+    worker_stale_seconds: float = Field(120.0, ge=1, alias="PARLEY_WORKER_STALE_SECONDS")
+    # Outreach (SPEC §14): the cadences and contact rules files, the debt-collector statement
+    # every initiated message carries (Reg F 1006.18(e); `{company}` is replaced), and the days
+    # after a promise's date a payment may still post and keep it.
+    cadences_path: Path = Field(ROOT / "config" / "cadences.yml", alias="PARLEY_CADENCES")
+    contact_rules_path: Path = Field(
+        ROOT / "config" / "contact-rules.yml", alias="PARLEY_CONTACT_RULES"
+    )
+    collector_statement: str = Field(
+        "{company} is a debt collector.", alias="PARLEY_COLLECTOR_STATEMENT"
+    )
+    promise_grace_days: int = Field(2, ge=0, le=30, alias="PARLEY_PROMISE_GRACE_DAYS")
+    # The page outreach messages send debtors to (a portal page with the widget); unset: the
+    # API's own demo page.
+    chat_url: str | None = Field(None, alias="PARLEY_CHAT_URL")
     # Portal sign-in for the web chat (SPEC §4, docs/widget.md): the HS256 secret portals sign
     # tokens with, and the `aud` claim they must carry when set. Unset: portal tokens are refused
     # (local mode falls back to a development secret so the demo portal page works).

@@ -1,7 +1,9 @@
-"""The loop that runs the timed jobs (SPEC §14): deferred SMS and installment charges.
+"""The loop that drives the job engine (SPEC §14): `parley worker` runs it in its own process.
 
-All their state is in the database and every row is claimed before it is worked
-(`parley.jobs.lease`), so a restart loses nothing and two runners never do one thing twice.
+Every job is a row (parley.jobs.engine) and every row is claimed before it is worked, so a
+restart loses nothing and two runners never do one thing twice. The API can also run this loop
+in a thread for local development (`PARLEY_JOBS_INTERVAL_SECONDS` > 0, never with
+`PARLEY_ENV=production`: there the API replicas run no timed work and the worker service does).
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from parley.core.clock import Clock
 from parley.core.settings import Settings
-from parley.outreach.send import send_due
-from parley.payments.charges import charge_due
+from parley.jobs.engine import Engine
+from parley.jobs.kinds import make_engine
 from parley.sms.twilio import SmsTransport, make_transport
 
 log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    """A daemon thread that runs every job every `interval` seconds until stopped."""
+    """Runs the engine every `interval` seconds until stopped (a daemon thread, or `loop`)."""
 
     def __init__(
         self,
@@ -28,18 +31,23 @@ class JobRunner:
         settings: Settings,
         interval: float,
         transport: SmsTransport | None = None,
+        *,
+        clock: Clock | None = None,
+        services: dict[str, object] | None = None,
     ) -> None:
-        self._factory = factory
         self._settings = settings
         self._interval = interval
-        self._transport = transport
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        merged: dict[str, object] = dict(services or {})
+        if transport is not None:
+            merged["sms_transport"] = transport
+        self.engine: Engine = make_engine(factory, settings, clock=clock, services=merged)
 
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._loop, name="parley-jobs", daemon=True)
+        self._thread = threading.Thread(target=self.loop, name="parley-jobs", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -49,16 +57,21 @@ class JobRunner:
             self._thread = None
 
     def run_once(self) -> int:
+        """Plan and run what is due now; returns how many jobs ran."""
         try:
-            if self._transport is None:
-                self._transport = make_transport(self._settings)
-            sent = send_due(self._factory, self._settings, transport=self._transport)
-            return sent + charge_due(self._factory, self._settings)
+            if "sms_transport" not in self.engine.services:
+                self.engine.services["sms_transport"] = make_transport(self._settings)
+            return self.engine.tick()
         except Exception:  # a bad run must not end the loop; the next one retries
             log.exception("background job run failed")
             return 0
 
-    def _loop(self) -> None:
+    def loop(self) -> None:
         while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self._interval)
+            ran = self.run_once()
+            # A full batch means more is due: go again at once instead of waiting.
+            if ran < self._settings.job_batch_size:
+                self._stop.wait(self._interval)
+
+    def request_stop(self) -> None:
+        self._stop.set()

@@ -246,3 +246,63 @@ def send_due(
                 dispatch(session, row, settings, sender, now)
 
     return run_claimed(factory, due, claim, send)
+
+
+def due_deferred(session: Session, now: datetime, limit: int = BATCH) -> list[tuple[int, str]]:
+    """(outbound id, job key) for each deferred SMS due at `now`: the job engine's plan for
+    `sms.deferred` jobs. The key names the row and its send time, so a message deferred again
+    (quiet hours moved it) gets a new job and a sent one never another."""
+    rows = session.execute(
+        select(OutboundMessage.id, OutboundMessage.send_after)
+        .where(
+            OutboundMessage.status == OutboundStatus.SCHEDULED,
+            OutboundMessage.send_after <= now,
+        )
+        .order_by(OutboundMessage.send_after, OutboundMessage.id)
+        .limit(limit)
+    ).all()
+    return [(row_id, f"sms:{row_id}:{after.isoformat()}") for row_id, after in rows]
+
+
+def send_one(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    outbound_id: int,
+    *,
+    transport: SmsTransport | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The `sms.deferred` job's body: claim this row (`scheduled` -> `sending`) and send it as
+    `send_due` would; a row a dead worker left `sending` is failed, never re-sent."""
+    now = now or utcnow()
+    with transaction(factory) as session:
+        stale: Any = session.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id == outbound_id,
+                OutboundMessage.status == OutboundStatus.SENDING,
+                OutboundMessage.sent_at < stale_before(now, settings.job_lease_seconds),
+            )
+            .values(status=OutboundStatus.FAILED, error="interrupted while sending; not retried")
+            .execution_options(synchronize_session=False)
+        )
+        if stale.rowcount:
+            return "interrupted"
+        won = claimed(
+            session,
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id == outbound_id,
+                OutboundMessage.status == OutboundStatus.SCHEDULED,
+                OutboundMessage.send_after <= now,
+            )
+            .values(status=OutboundStatus.SENDING, sent_at=now),
+        )
+    if not won:
+        return "not_due"
+    with transaction(factory) as session:
+        row = session.get(OutboundMessage, outbound_id)
+        if row is None:
+            return "gone"
+        dispatch(session, row, settings, transport or make_transport(settings), now)
+        return str(row.status)

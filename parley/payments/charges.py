@@ -8,6 +8,10 @@ that dies mid-charge leaves the installment in `charging`, and after the job lea
 (`PARLEY_JOB_LEASE_SECONDS`) it is sent again with the *same* key, which Stripe answers with
 the first result instead of charging again.
 The result is applied through `parley.payments.events`, the same functions the webhook uses.
+
+The worker runs this through the job engine (parley.jobs): `due_installments` plans one
+`payments.charge` job per attempt and `charge_one` is its handler; `charge_due` (every due
+installment at once) is the same claim-then-charge path, for tests and one-off runs.
 """
 
 from __future__ import annotations
@@ -165,14 +169,23 @@ def _claim(session: Session, due: _Due, now: datetime) -> bool:
     return True
 
 
-def _candidates(session: Session, now: datetime, limit: int, lease_seconds: float) -> list[_Due]:
+def _candidates(
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    installment_id: int | None = None,
+) -> list[_Due]:
     # Due dates are in the debtor's zone: select a day ahead (no zone is ahead of UTC by more)
     # and check each against its own plan's today below.
     horizon = (now + timedelta(days=1)).date()
+    query = select(Installment, PaymentPlan).join(
+        PaymentPlan, PaymentPlan.id == Installment.plan_id
+    )
+    if installment_id is not None:
+        query = query.where(Installment.id == installment_id)
     rows = session.execute(
-        select(Installment, PaymentPlan)
-        .join(PaymentPlan, PaymentPlan.id == Installment.plan_id)
-        .where(
+        query.where(
             PaymentPlan.status == PlanStatus.ACTIVE,
             PaymentPlan.payment_method_id.is_not(None),
             or_(
@@ -218,51 +231,106 @@ def charge_due(
     if not due:
         return 0
     paying = charger or make_charger(settings)
+    return run_claimed(
+        factory,
+        due,
+        lambda session, i: _claim(session, due[i], now),
+        lambda i: _charge(factory, settings, paying, i, now),
+    )
 
-    def charge(installment_id: int) -> None:
-        with transaction(factory) as session:
-            installment = session.get(Installment, installment_id)
-            if installment is None:
-                return
-            plan = installment.plan
-            attempt = installment.attempts
-            metadata = {
-                "plan_id": str(plan.id),
-                "installment_id": str(installment.id),
-                "attempt": str(attempt),
-            }
-            amount, customer = installment.remaining_cents, plan.stripe_customer_id
-            method = plan.payment_method_id or ""
-        try:
-            result = paying.charge(
-                amount_cents=amount,
-                customer=customer,
-                payment_method=method,
-                idempotency_key=events.charge_key(installment_id, attempt),
-                metadata=metadata,
-            )
-        except Exception:  # network or Stripe outage: left `charging`, retried with the same key
-            log.exception("installment charge failed", extra={"installment_id": installment_id})
+
+def due_installments(
+    session: Session, settings: Settings, now: datetime, limit: int = BATCH
+) -> list[tuple[int, str]]:
+    """(installment id, the charge job's idempotency key) for each installment to charge now:
+    one key per attempt, and one per stale claim (a worker died mid-charge), so the job engine
+    plans each attempt once (parley.jobs.kinds)."""
+    keys = []
+    for item in _candidates(session, now, limit, settings.job_lease_seconds):
+        key = f"charge:{item.installment_id}:{item.attempts}"
+        if item.status == InstallmentStatus.CHARGING and item.charging_since is not None:
+            key += f":stale:{item.charging_since.isoformat()}"
+        keys.append((item.installment_id, key))
+    return keys
+
+
+def charge_one(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    installment_id: int,
+    *,
+    charger: Charger | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The job engine's handler body: charge this installment if it is still due (or its claim
+    is stale), exactly as `charge_due` would; returns what happened."""
+    now = now or utcnow()
+    with transaction(factory) as session:
+        items = [
+            item
+            for item in _candidates(session, now, BATCH, settings.job_lease_seconds, installment_id)
+            if item.installment_id == installment_id
+        ]
+    if not items:
+        return "not_due"
+    paying = charger or make_charger(settings)
+    with transaction(factory) as session:
+        won = _claim(session, items[0], now)
+    if not won:
+        return "claimed_elsewhere"
+    _charge(factory, settings, paying, installment_id, now)
+    return "charged"
+
+
+def _charge(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    paying: Charger,
+    installment_id: int,
+    now: datetime,
+) -> None:
+    """Send the claimed attempt to Stripe (outside any transaction) and apply the answer."""
+    with transaction(factory) as session:
+        installment = session.get(Installment, installment_id)
+        if installment is None:
             return
-        with transaction(factory) as session:
-            if result.status == ChargeStatus.SUCCEEDED and result.payment_intent_id:
-                events.installment_paid(
-                    session,
-                    metadata,
-                    result.payment_intent_id,
-                    result.amount_cents,
-                    event_id=None,
-                    settings=settings,
-                    now=now,
-                )
-            elif result.status == ChargeStatus.FAILED:
-                events.installment_failed(
-                    session,
-                    metadata,
-                    result.payment_intent_id,
-                    result.error or "declined",
-                    settings=settings,
-                    now=now,
-                )
-
-    return run_claimed(factory, due, lambda session, i: _claim(session, due[i], now), charge)
+        plan = installment.plan
+        attempt = installment.attempts
+        metadata = {
+            "plan_id": str(plan.id),
+            "installment_id": str(installment.id),
+            "attempt": str(attempt),
+        }
+        amount, customer = installment.remaining_cents, plan.stripe_customer_id
+        method = plan.payment_method_id or ""
+    try:
+        result = paying.charge(
+            amount_cents=amount,
+            customer=customer,
+            payment_method=method,
+            idempotency_key=events.charge_key(installment_id, attempt),
+            metadata=metadata,
+        )
+    except Exception:  # network or Stripe outage: left `charging`, retried with the same key
+        log.exception("installment charge failed", extra={"installment_id": installment_id})
+        return
+    with transaction(factory) as session:
+        if result.status == ChargeStatus.SUCCEEDED and result.payment_intent_id:
+            events.installment_paid(
+                session,
+                metadata,
+                result.payment_intent_id,
+                result.amount_cents,
+                event_id=None,
+                settings=settings,
+                now=now,
+            )
+        elif result.status == ChargeStatus.FAILED:
+            events.installment_failed(
+                session,
+                metadata,
+                result.payment_intent_id,
+                result.error or "declined",
+                settings=settings,
+                now=now,
+            )

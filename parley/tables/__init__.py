@@ -20,6 +20,7 @@ from parley.tables.escalations import (
     EscalationReason,
     EscalationStatus,
 )
+from parley.tables.jobs import Job, JobState, WorkerHeartbeat
 from parley.tables.negotiation import (
     LIVE_PLAN,
     Actor,
@@ -38,6 +39,9 @@ from parley.tables.outreach import (
     OutboundKind,
     OutboundMessage,
     OutboundStatus,
+    OutreachEvent,
+    OutreachOutcome,
+    OutreachPause,
     PhoneOptOut,
 )
 from parley.tables.payments import (
@@ -79,6 +83,8 @@ __all__ = [
     "Installment",
     "InstallmentCharge",
     "InstallmentStatus",
+    "Job",
+    "JobState",
     "LedgerEntry",
     "LedgerKind",
     "LinkMode",
@@ -92,6 +98,9 @@ __all__ = [
     "OutboundKind",
     "OutboundMessage",
     "OutboundStatus",
+    "OutreachEvent",
+    "OutreachOutcome",
+    "OutreachPause",
     "PaymentLink",
     "PaymentPlan",
     "PhoneOptOut",
@@ -110,6 +119,7 @@ __all__ = [
     "VerificationAttempt",
     "VerificationAttemptTarget",
     "VerificationLock",
+    "WorkerHeartbeat",
     "new_id",
     "utcnow",
 ]

@@ -72,3 +72,46 @@ class OutboundMessage(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutreachOutcome(StrEnum):
+    SENDING = "sending"  # committed before the channel is called: a crash leaves this behind
+    SENT = "sent"
+    BLOCKED = "blocked"
+    RESCHEDULED = "rescheduled"
+    FAILED = "failed"
+
+
+class OutreachEvent(Base):
+    """What happened to one cadence step at one moment: sent, or blocked / rescheduled and the
+    rule that decided it (SPEC §14 "every blocked or rescheduled send records why"). The console
+    and the dashboard read it; a step's `sending` row without a later one is an interrupted
+    send, never retried (a duplicate collection message is worse than a missing one)."""
+
+    __tablename__ = "outreach_events"
+    __table_args__ = (Index("ix_outreach_events_account", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    step_key: Mapped[str] = mapped_column(String(255))
+    step: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[OutreachOutcome] = mapped_column(EnumText(OutreachOutcome, 16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    # The message as sent (initiated messages count against the frequency caps).
+    initiated: Mapped[bool] = mapped_column(Boolean, default=False)
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutreachPause(Base):
+    """A supervisor paused the account's cadence (console); nothing is initiated until resumed.
+    Separate from `Account.collection_paused` (an escalation's pause, resolved with it)."""
+
+    __tablename__ = "outreach_pauses"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    paused_by: Mapped[str] = mapped_column(String(128))
+    paused_at: Mapped[datetime] = mapped_column(default=utcnow)

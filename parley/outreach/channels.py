@@ -1,0 +1,128 @@
+"""The channels outreach initiates messages on (SPEC §14). SMS ships here; email plugs in.
+
+A `Channel` knows the debtor's address on it, the opt-out line its messages carry, and how to
+send one message in the caller's transaction. The cadence runner (parley.outreach.steps)
+checks the contact rules first and records a `sending` event (committed) before calling
+`send`, so a channel need not guard against a crash between its provider call and the commit.
+
+Email: `parley.email.send_email(session, settings, transport, *, account, to, subject, text,
+kind, idempotency_key)` is built separately; an `EmailChannel` wrapping it is registered with
+`register_channel` by whoever wires it (the integrator), and its opt-outs with
+`parley.outreach.rules.register_opt_out("email", ...)`. Until then email steps are recorded as
+blocked with reason `channel_unavailable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from parley.core.settings import Settings
+from parley.outreach.send import send_sms
+from parley.sms.phones import normalize_phone
+from parley.sms.twilio import SmsTransport
+from parley.tables import Account, OutboundKind, OutboundStatus
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the channel did: `sent` (or `outbox` in local mode), else a refusal's reason."""
+
+    ok: bool
+    status: str
+    outbound_id: int | None = None
+    error: str | None = None
+
+
+class Channel(Protocol):
+    name: str
+
+    def address(self, account: Account) -> str | None:
+        """Where this debtor is reached on this channel (normalised), or None."""
+        ...
+
+    def opt_out_line(self, settings: Settings) -> str:
+        """The opt-out statement every message on this channel carries."""
+        ...
+
+    def transactional(self, settings: Settings) -> bool:
+        """True when `send` only writes to the database (local mode's outbox): a send a crash
+        interrupted then left no trace and is safely done again. False when a provider is
+        called: an interrupted send may have gone out and is never repeated."""
+        ...
+
+    def send(
+        self,
+        session: Session,
+        settings: Settings,
+        *,
+        account: Account,
+        to: str,
+        subject: str,
+        text: str,
+        kind: str,
+        idempotency_key: str,
+        now: datetime,
+        services: dict[str, Any],
+    ) -> Delivery: ...
+
+
+class SmsChannel:
+    """Through `parley.outreach.send.send_sms` (Twilio, or the local outbox), which applies
+    the SMS rules once more and appends the opt-out statement."""
+
+    name = "sms"
+
+    def address(self, account: Account) -> str | None:
+        return normalize_phone(account.phone) if account.phone else None
+
+    def opt_out_line(self, settings: Settings) -> str:
+        return settings.sms_opt_out_text
+
+    def transactional(self, settings: Settings) -> bool:
+        return not settings.twilio_rest_configured
+
+    def send(
+        self,
+        session: Session,
+        settings: Settings,
+        *,
+        account: Account,
+        to: str,
+        subject: str,
+        text: str,
+        kind: str,
+        idempotency_key: str,
+        now: datetime,
+        services: dict[str, Any],
+    ) -> Delivery:
+        transport: SmsTransport | None = services.get("sms_transport")
+        outbound_kind = OutboundKind.COLLECTION if kind == "collection" else OutboundKind.NOTICE
+        row = send_sms(
+            session,
+            settings,
+            to,
+            text,
+            outbound_kind,
+            account_id=account.id,
+            now=now,
+            transport=transport,
+        )
+        # `scheduled`: the SMS rules deferred it after all; the deferred-send job sends it.
+        ok = row.status in (OutboundStatus.SENT, OutboundStatus.OUTBOX, OutboundStatus.SCHEDULED)
+        return Delivery(ok, str(row.status), row.id, row.error)
+
+
+_CHANNELS: dict[str, Channel] = {"sms": SmsChannel()}
+
+
+def register_channel(channel: Channel) -> None:
+    """Make a channel (email) available to the cadences."""
+    _CHANNELS[channel.name] = channel
+
+
+def get_channel(name: str) -> Channel | None:
+    return _CHANNELS.get(name)
