@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
@@ -146,13 +147,45 @@ class _Malformed(ValueError):
 Source = IO[str] | IO[bytes] | str | Path
 
 
-def _split_bare_cr(line: str) -> list[str]:
-    return _BARE_CR.split(line) if "\r" in line else [line]
+def _text_lines(stream: IO[str]) -> Iterator[str]:
+    """A text stream's lines as the csv module needs them: a BOM dropped, and a carriage
+    return alone ending a line too (old Mac files), as `newline=""` splits them."""
+    first = True
+    for line in stream:
+        if first:
+            line, first = line.removeprefix("\ufeff"), False
+        cr = line.find("\r")
+        if cr == -1 or (cr == len(line) - 2 and line[-1] == "\n"):
+            yield line
+        else:
+            yield from _BARE_CR.split(line)
+
+
+def _bad_byte_line(handle: IO[bytes]) -> int | None:
+    """The line (counting line feeds) of the first byte that is not UTF-8, read again from the
+    start; None when the stream cannot be rewound."""
+    try:
+        handle.seek(0)
+    except (OSError, ValueError):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line_feeds = 0
+    while chunk := handle.read(1 << 20):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return line_feeds + exc.object[: exc.start].count(b"\n") + 1
+        line_feeds += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line_feeds + 1
+    return None
 
 
 def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
-    """Physical lines of UTF-8 bytes (a BOM dropped); a line that does not decode raises
-    `_NotUtf8` with its number (counting line feeds, as an editor does)."""
+    """Lines of UTF-8 bytes from a binary stream that is not a buffered file (BOM dropped); a
+    line that does not decode raises `_NotUtf8` with its number (counting line feeds)."""
     for number, raw in enumerate(raw_lines, start=1):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
@@ -160,42 +193,50 @@ def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise _NotUtf8(number) from None
-        if "\r" in line:
-            yield from _split_bare_cr(line)
-        else:
+        cr = line.find("\r")
+        if cr == -1 or (cr == len(line) - 2 and line[-1] == "\n"):
             yield line
+        else:
+            yield from _BARE_CR.split(line)
 
 
-def _text_lines(stream: IO[str]) -> Iterator[str]:
-    first = True
-    for line in stream:
-        if first:
-            line, first = line.removeprefix("\ufeff"), False
-        if "\r" in line:
-            yield from _split_bare_cr(line)
-        else:
-            yield line
+@dataclass
+class _Opened:
+    lines: Iterable[str]
+    name: str
+    raw: IO[bytes] | None = None  # the bytes under `lines`, to find an undecodable line
+
+    def bad_byte_line(self) -> int | None:
+        return _bad_byte_line(self.raw) if self.raw is not None else None
 
 
 @contextmanager
-def _opened(source: Source) -> Iterator[tuple[Iterator[str], str]]:
+def _opened(source: Source) -> Iterator[_Opened]:
     """The source's lines, read as they are needed, and a name for the audit event.
 
     A path (str or Path) is opened here and closed after; a stream is read where it stands and
-    left open: a text stream as it is, a binary one (an upload) decoded as UTF-8."""
+    left open: a text stream as it is, a binary one (an upload) decoded as UTF-8. Buffered bytes
+    are decoded by `io.TextIOWrapper` with `newline=""`, which splits lines exactly as the csv
+    module wants them (CR, LF or CRLF), at C speed."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         with path.open("rb") as handle:
-            yield _decoded_lines(handle), path.name
+            yield _Opened(io.TextIOWrapper(handle, "utf-8-sig", newline=""), path.name, handle)
         return
     name = Path(str(getattr(source, "name", "<stream>"))).name
-    if isinstance(source.read(0), bytes):
-        yield _decoded_lines(source), name  # type: ignore[arg-type]
+    if not isinstance(source.read(0), bytes):
+        yield _Opened(_text_lines(cast(IO[str], source)), name)
+    elif isinstance(source, io.BufferedIOBase):
+        wrapper = io.TextIOWrapper(source, "utf-8-sig", newline="")
+        try:
+            yield _Opened(wrapper, name, cast(IO[bytes], source))
+        finally:
+            wrapper.detach()  # the caller's stream stays open
     else:
-        yield _text_lines(source), name  # type: ignore[arg-type]
+        yield _Opened(_decoded_lines(cast(IO[bytes], source)), name)
 
 
-def _records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
+def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """CSV records with the physical line each starts on (quoted fields may span lines).
 
     A record the csv module cannot read ends the file with `_Malformed` naming its line: what
@@ -289,6 +330,9 @@ def _money(value: str) -> int:
 
 
 Convert = Callable[[str], object]
+# Surnames repeat across a portfolio and their key (Unicode decomposition, letter by letter) is
+# the dearest part of a row; bounded, so a file of all-distinct names cannot grow it.
+_name_key = lru_cache(maxsize=1 << 16)(last_name_key)
 
 
 class _Validator:
@@ -326,23 +370,40 @@ class _Validator:
             ("validation_notice_sent", self.not_future),
         )
         self.checks = [(name, convert, _MAX_LENGTHS.get(name)) for name, convert in named]
-        self.policy_check = ("policy", self.policy, _MAX_LENGTHS.get("policy"))
 
     def row(self, raw: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         problems: list[str] = []
         values: dict[str, Any] = {}
         for name, convert, limit in self.checks:
-            self._check(raw, values, problems, name, convert, limit)
-        for channel in values.get("contact_consent") or []:
+            value = raw.get(name, "")
+            if not value:
+                if name in _REQUIRED:
+                    problems.append(f"{name} is empty")
+                else:
+                    values[name] = None
+            elif limit is not None and len(value) > limit:
+                problems.append(f"{name} is longer than {limit} characters")
+            else:
+                try:
+                    values[name] = convert(value)
+                except ValueError as exc:
+                    problems.append(f"{name}: {exc}")
+        for channel in values.get("contact_consent") or ():
             needed = CONSENT_CHANNELS[channel]
             if not raw.get(needed):
                 problems.append(f"contact_consent names {channel} but {needed} is empty")
-        if raw.get("policy"):
-            self._check(raw, values, problems, *self.policy_check)
-        else:
+        policy = raw.get("policy")
+        if not policy:
             values["policy"] = DEFAULT_POLICY
             if DEFAULT_POLICY not in self.policy_names:
                 problems.append(f"policy is blank and there is no {DEFAULT_POLICY!r} policy")
+        elif len(policy) > _MAX_LENGTHS["policy"]:
+            problems.append(f"policy is longer than {_MAX_LENGTHS['policy']} characters")
+        elif policy in self.policy_names:
+            values["policy"] = policy
+        else:
+            known = ", ".join(sorted(self.policy_names))
+            problems.append(f"policy: unknown policy {policy!r}; known: {known}")
         principal, interest, fees, paid = (values.get(name) for name in MONEY_COLUMNS)
         if (
             isinstance(principal, int)
@@ -355,32 +416,8 @@ class _Validator:
         return values, problems
 
     @staticmethod
-    def _check(
-        raw: dict[str, str],
-        values: dict[str, Any],
-        problems: list[str],
-        name: str,
-        convert: Convert,
-        limit: int | None,
-    ) -> None:
-        value = raw.get(name, "")
-        if not value:
-            if name in _REQUIRED:
-                problems.append(f"{name} is empty")
-            else:
-                values[name] = None
-            return
-        if limit is not None and len(value) > limit:
-            problems.append(f"{name} is longer than {limit} characters")
-            return
-        try:
-            values[name] = convert(value)
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
-
-    @staticmethod
     def last_name(value: str) -> str:
-        if not last_name_key(value):
+        if not _name_key(value):
             raise ValueError(f"{value!r} has no letters")
         return value
 
@@ -426,12 +463,6 @@ class _Validator:
             raise ValueError(f"{value!r} is not an IANA time zone name (e.g. America/Chicago)")
         return value
 
-    def policy(self, value: str) -> str:
-        if value not in self.policy_names:
-            known = ", ".join(sorted(self.policy_names))
-            raise ValueError(f"unknown policy {value!r}; known: {known}")
-        return value
-
     @staticmethod
     def state(value: str) -> str:
         code = value.upper()
@@ -458,7 +489,7 @@ def _account_columns(values: dict[str, Any], hasher: FactorHasher) -> dict[str, 
         "account_ref": values["account_id"],
         "first_name": values["first_name"],
         "last_name": values["last_name"],
-        "last_name_key": last_name_key(values["last_name"]),
+        "last_name_key": _name_key(values["last_name"]),
         # Validated values are in normal form already (ISO date, 4 and 5 digits).
         "dob_hash": hasher.normalized("dob", values["date_of_birth"].isoformat()),
         "ssn4_hash": hasher.normalized("ssn4", ssn4) if ssn4 else None,
@@ -552,13 +583,13 @@ def import_accounts(
     """
     today = today or date.today()
     session.flush()  # pending ORM changes first: the import writes past the unit of work
-    with _opened(rows_source) as (lines, default_name):
-        report = ImportReport(file=file_name or default_name)
+    with _opened(rows_source) as opened:
+        report = ImportReport(file=file_name or opened.name)
         savepoint = session.begin_nested()
         try:
             writer = _Writer(session)
             report.errors = _stream(
-                _records(lines), _Validator(policy_names, today), FactorHasher(secret), writer
+                opened, _Validator(policy_names, today), FactorHasher(secret), writer
             )
             if not report.errors:
                 writer.flush()
@@ -587,7 +618,7 @@ def import_accounts(
 
 
 def _stream(
-    records: Iterator[tuple[int, list[str]]],
+    opened: _Opened,
     validator: _Validator,
     hasher: FactorHasher,
     writer: _Writer,
@@ -595,6 +626,8 @@ def _stream(
     """One pass over the records: validate each, write valid rows until the first error, and
     return every error (a malformed record or undecodable line ends the pass)."""
     errors: list[RowError] = []
+    records = _records(opened.lines)
+    line = 1
     try:
         first = next(records, None)
         if first is None:
@@ -621,6 +654,9 @@ def _stream(
                 writer.add(_account_columns(values, hasher))
     except _NotUtf8 as exc:
         errors.append(RowError(exc.line, "file is not UTF-8 text"))
+    except UnicodeDecodeError:
+        # Decoded ahead in blocks: the bad byte's own line is found by reading it again.
+        errors.append(RowError(opened.bad_byte_line() or line + 1, "file is not UTF-8 text"))
     except _Malformed as exc:
         errors.append(RowError(exc.line, exc.reason))
     return errors
