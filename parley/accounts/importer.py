@@ -1,32 +1,46 @@
-"""Loading accounts from the creditor's CSV (SPEC §3).
+"""Loading accounts from the creditor's CSV (SPEC §3), streaming, in constant memory (SPEC §13).
 
-The import is all-or-nothing: every row is validated first and every problem is reported with its
-line number, so an operator fixes the file in one pass and a half-loaded portfolio never exists.
-Verification factors are hashed here and never stored in plain text.
+The import is all-or-nothing: every problem in the file is reported with its line number, so an
+operator fixes the file in one pass, and a half-loaded portfolio never exists. Files of a million
+rows are normal, so the file is read once, record by record, and never held: each valid row is
+turned into column values and written in batches of `BATCH_ROWS` (one indexed lookup of which
+account_ids exist, then one executemany INSERT and one executemany UPDATE) inside a savepoint of
+the caller's transaction. The first bad row stops the writing; the rest of the file is still
+validated so that every error is reported, and the savepoint is rolled back, so a rejected file
+leaves nothing behind. What the import keeps while it reads is the account_id -> line map that
+catches a duplicate across the file (and the errors, if any).
+
+Verification factors are hashed here (HMAC, key prepared once per import) and never stored in
+plain text. See docs/performance.md for the design and the measurements.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, cast
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import Dialect, Insert, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from parley.core.money import parse_money
-from parley.core.zones import usps_state_codes, zip_state, zip_timezones
+from parley.accounts.zip_facts import ZIP_FACTS
+from parley.core.clock import utcnow
+from parley.core.money import MAX_CENTS, parse_money
+from parley.core.zones import usps_state_codes
 from parley.negotiation.policies import DEFAULT_POLICY
 from parley.records import audit
 from parley.tables import Account
-from parley.verification.factors import factor_hash, is_plausible_birth_date, last_name_key
+from parley.verification.factors import FactorHasher, is_plausible_birth_date, last_name_key
 
 REQUIRED_COLUMNS = (
     "account_id",
@@ -74,11 +88,20 @@ _MAX_LENGTHS = {
     "address_line2": 200,
     "city": 100,
 }
+_REQUIRED = frozenset(REQUIRED_COLUMNS)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FOUR_DIGITS = re.compile(r"\d{4}")
 _ZIP5 = re.compile(r"\d{5}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_LOOKUP_BATCH = 500
+# The common spelling of an amount; anything else goes through `parse_money` and its messages.
+_PLAIN_MONEY = re.compile(r"(\d+)\.(\d\d)")
+# A North American number written in E.164 (+1, then area code and exchange not starting 0/1).
+_NANP_E164 = re.compile(r"\+1[2-9]\d\d[2-9]\d{6}")
+# A carriage return not followed by a line feed ends a physical line too (old Mac files).
+_BARE_CR = re.compile(r"(?<=\r)(?=[^\n])")
+# Rows written per round trip: large enough that per-statement costs vanish, small enough that
+# a batch's column values (about 2 KB a row) stay a few MB.
+BATCH_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -106,30 +129,12 @@ class ImportReport:
         return not self.errors
 
 
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    values: dict[str, Any]
-
-
 class _NotUtf8(ValueError):
     """The file does not decode; `line` is where the first bad byte is."""
 
     def __init__(self, line: int) -> None:
         super().__init__(f"line {line}: file is not UTF-8 text")
         self.line = line
-
-
-def _read_text(source: TextIO | str | Path) -> tuple[str, str]:
-    """The file's text (without a BOM) and a name for the audit event."""
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        data = path.read_bytes()
-        try:
-            return data.decode("utf-8-sig"), path.name
-        except UnicodeDecodeError as exc:
-            raise _NotUtf8(data[: exc.start].count(b"\n") + 1) from exc
-    return source.read().removeprefix("\ufeff"), Path(str(getattr(source, "name", "<stream>"))).name
 
 
 class _Malformed(ValueError):
@@ -140,13 +145,106 @@ class _Malformed(ValueError):
         self.line, self.reason = line, reason
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+Source = IO[str] | IO[bytes] | str | Path
+
+
+def _text_lines(stream: IO[str]) -> Iterator[str]:
+    """A text stream's lines as the csv module needs them: a BOM dropped, and a carriage
+    return alone ending a line too (old Mac files), as `newline=""` splits them."""
+    first = True
+    for line in stream:
+        if first:
+            line, first = line.removeprefix("\ufeff"), False
+        cr = line.find("\r")
+        if cr == -1 or (cr == len(line) - 2 and line[-1] == "\n"):
+            yield line
+        else:
+            yield from _BARE_CR.split(line)
+
+
+def _bad_byte_line(handle: IO[bytes]) -> int | None:
+    """The line (counting line feeds) of the first byte that is not UTF-8, read again from the
+    start; None when the stream cannot be rewound."""
+    try:
+        handle.seek(0)
+    except (OSError, ValueError):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line_feeds = 0
+    while chunk := handle.read(1 << 20):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return line_feeds + exc.object[: exc.start].count(b"\n") + 1
+        line_feeds += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line_feeds + 1
+    return None
+
+
+def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
+    """Lines of UTF-8 bytes from a binary stream that is not a buffered file (BOM dropped); a
+    line that does not decode raises `_NotUtf8` with its number (counting line feeds)."""
+    for number, raw in enumerate(raw_lines, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotUtf8(number) from None
+        cr = line.find("\r")
+        if cr == -1 or (cr == len(line) - 2 and line[-1] == "\n"):
+            yield line
+        else:
+            yield from _BARE_CR.split(line)
+
+
+@dataclass
+class _Opened:
+    lines: Iterable[str]
+    name: str
+    raw: IO[bytes] | None = None  # the bytes under `lines`, to find an undecodable line
+
+    def bad_byte_line(self) -> int | None:
+        return _bad_byte_line(self.raw) if self.raw is not None else None
+
+
+@contextmanager
+def _opened(source: Source) -> Iterator[_Opened]:
+    """The source's lines, read as they are needed, and a name for the audit event.
+
+    A path (str or Path) is opened here and closed after; a stream is read where it stands and
+    left open: a text stream as it is, a binary one (an upload) decoded as UTF-8. Buffered bytes
+    are decoded by `io.TextIOWrapper` with `newline=""`, which splits lines exactly as the csv
+    module wants them (CR, LF or CRLF), at C speed."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        with path.open("rb") as handle:
+            yield _Opened(io.TextIOWrapper(handle, "utf-8-sig", newline=""), path.name, handle)
+        return
+    name = Path(str(getattr(source, "name", "<stream>"))).name
+    if not isinstance(source.read(0), bytes):
+        yield _Opened(_text_lines(cast(IO[str], source)), name)
+    elif isinstance(source, io.BufferedIOBase):
+        wrapper = io.TextIOWrapper(source, "utf-8-sig", newline="")
+        try:
+            yield _Opened(wrapper, name, cast(IO[bytes], source))
+        finally:
+            wrapper.detach()  # the caller's stream stays open
+    else:
+        yield _Opened(_decoded_lines(cast(IO[bytes], source)), name)
+
+
+def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """CSV records with the physical line each starts on (quoted fields may span lines).
 
     A record the csv module cannot read ends the file with `_Malformed` naming its line: what
     follows it cannot be told apart reliably, so nothing past it is guessed at."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(lines)
     start = 1
+    strip = str.strip
     while True:
         try:
             record = next(reader)
@@ -158,7 +256,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             else:
                 reason = f"not readable as CSV ({exc})"
             raise _Malformed(start, reason) from None
-        if any(cell.strip() for cell in record):
+        if any(map(strip, record)):
             yield start, record
         start = reader.line_num + 1
 
@@ -189,6 +287,7 @@ def _iso_date(value: str) -> date:
         raise ValueError(f"{value!r} is not a real date") from None
 
 
+@lru_cache(maxsize=1024)
 def _valid_timezone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
@@ -198,6 +297,20 @@ def _valid_timezone(name: str) -> bool:
 
 
 def _e164(value: str) -> bool:
+    """A valid phone number written exactly as E.164 (what `phonenumbers` formats it back to).
+
+    Most numbers in a US portfolio take a shorter road to the same answer. A value shaped
+    +1NXXNXXXXXX parses to country code 1 and those ten digits whatever else is true (no
+    national prefix or leading zero can be stripped), and formats back to itself, so only its
+    validity is asked; and a number valid for "US", the first region of code 1 and one without a
+    leading-digits rule, is exactly one `is_valid_number` accepts (it picks "US" first). Both
+    shortcuts are checked against the full road in tests/accounts/test_importer_scale.py.
+    """
+    if _NANP_E164.fullmatch(value):
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(value[2:]))
+        return phonenumbers.is_valid_number_for_region(
+            number, "US"
+        ) or phonenumbers.is_valid_number(number)
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
@@ -207,83 +320,158 @@ def _e164(value: str) -> bool:
     )
 
 
-def _validate(
-    raw: dict[str, str], policy_names: set[str], today: date
-) -> tuple[dict[str, Any], list[str]]:
-    """Typed values of one row, and a reason for each field that is wrong."""
-    problems: list[str] = []
-    values: dict[str, Any] = {}
+def _money(value: str) -> int:
+    """`parse_money`, with the plain "1234.56" spelling read directly (same result)."""
+    plain = _PLAIN_MONEY.fullmatch(value)
+    if plain is not None:
+        cents = int(plain[1]) * 100 + int(plain[2])
+        if cents <= MAX_CENTS:
+            return cents
+    return parse_money(value)
 
-    def check(name: str, convert: Callable[[str], object]) -> None:
-        value = raw.get(name, "")
-        if name in REQUIRED_COLUMNS and not value:
-            problems.append(f"{name} is empty")
-            return
-        limit = _MAX_LENGTHS.get(name)
-        if limit is not None and len(value) > limit:
-            problems.append(f"{name} is longer than {limit} characters")
-            return
-        try:
-            values[name] = convert(value) if value else None
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
 
-    def text(value: str) -> str:
-        return value
+Convert = Callable[[str], object]
+# Surnames repeat across a portfolio and their key (Unicode decomposition, letter by letter) is
+# the dearest part of a row; bounded, so a file of all-distinct names cannot grow it.
+_name_key = lru_cache(maxsize=1 << 16)(last_name_key)
 
+
+class _Validator:
+    """Typed values of one row and a reason for each field that is wrong.
+
+    The converters are built once per import (they close over the policy names and `today`),
+    not once per row; the checks run in the spec's column order, so a row's problems read left
+    to right.
+    """
+
+    def __init__(self, policy_names: set[str], today: date) -> None:
+        self.policy_names = policy_names
+        self.today = today
+        named: tuple[tuple[str, Convert], ...] = (
+            ("account_id", str),
+            ("first_name", str),
+            ("last_name", self.last_name),
+            ("date_of_birth", self.birth_date),
+            ("ssn_last4", self.four_digits),
+            ("zip", self.zip5),
+            ("phone", self.phone),
+            ("email", self.email),
+            ("timezone", self.timezone),
+            ("creditor", str),
+            ("original_creditor", str),
+            ("account_last4", self.four_digits),
+            ("description", str),
+            *((name, _money) for name in MONEY_COLUMNS),
+            ("itemization_date", self.not_future),
+            ("address_line1", str),
+            ("address_line2", str),
+            ("city", str),
+            ("state", self.state),
+            ("contact_consent", self.consent),
+            ("validation_notice_sent", self.not_future),
+        )
+        self.checks = [(name, convert, _MAX_LENGTHS.get(name)) for name, convert in named]
+
+    def row(self, raw: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for name, convert, limit in self.checks:
+            value = raw.get(name, "")
+            if not value:
+                if name in _REQUIRED:
+                    problems.append(f"{name} is empty")
+                else:
+                    values[name] = None
+            elif limit is not None and len(value) > limit:
+                problems.append(f"{name} is longer than {limit} characters")
+            else:
+                try:
+                    values[name] = convert(value)
+                except ValueError as exc:
+                    problems.append(f"{name}: {exc}")
+        for channel in values.get("contact_consent") or ():
+            needed = CONSENT_CHANNELS[channel]
+            if not raw.get(needed):
+                problems.append(f"contact_consent names {channel} but {needed} is empty")
+        policy = raw.get("policy")
+        if not policy:
+            values["policy"] = DEFAULT_POLICY
+            if DEFAULT_POLICY not in self.policy_names:
+                problems.append(f"policy is blank and there is no {DEFAULT_POLICY!r} policy")
+        elif len(policy) > _MAX_LENGTHS["policy"]:
+            problems.append(f"policy is longer than {_MAX_LENGTHS['policy']} characters")
+        elif policy in self.policy_names:
+            values["policy"] = policy
+        else:
+            known = ", ".join(sorted(self.policy_names))
+            problems.append(f"policy: unknown policy {policy!r}; known: {known}")
+        principal, interest, fees, paid = (values.get(name) for name in MONEY_COLUMNS)
+        if (
+            isinstance(principal, int)
+            and isinstance(interest, int)
+            and isinstance(fees, int)
+            and isinstance(paid, int)
+            and paid > principal + interest + fees
+        ):
+            problems.append("payments_credits exceed principal + interest + fees")
+        return values, problems
+
+    @staticmethod
     def last_name(value: str) -> str:
-        if not last_name_key(value):
+        if not _name_key(value):
             raise ValueError(f"{value!r} has no letters")
         return value
 
-    def birth_date(value: str) -> date:
+    def birth_date(self, value: str) -> date:
         parsed = _iso_date(value)
-        if not is_plausible_birth_date(parsed, today):
+        if not is_plausible_birth_date(parsed, self.today):
             raise ValueError(f"{value!r} is in the future or more than 120 years ago")
         return parsed
 
-    def itemization(value: str) -> date:
+    def not_future(self, value: str) -> date:
         parsed = _iso_date(value)
-        if parsed > today:
+        if parsed > self.today:
             raise ValueError(f"{value!r} is in the future")
         return parsed
 
+    @staticmethod
     def zip5(value: str) -> str:
         if not _ZIP5.fullmatch(value):
             raise ValueError(f"{value!r} is not a 5-digit US ZIP (keep leading zeros)")
         return value
 
+    @staticmethod
     def four_digits(value: str) -> str:
         if not _FOUR_DIGITS.fullmatch(value):
             raise ValueError(f"{value!r} is not exactly 4 digits")
         return value
 
+    @staticmethod
     def phone(value: str) -> str:
         if not _e164(value):
             raise ValueError(f"{value!r} is not a valid phone number in E.164 form (+15551234567)")
         return value
 
+    @staticmethod
     def email(value: str) -> str:
         if not _EMAIL.fullmatch(value):
             raise ValueError(f"{value!r} is not an email address")
         return value
 
+    @staticmethod
     def timezone(value: str) -> str:
         if not _valid_timezone(value):
             raise ValueError(f"{value!r} is not an IANA time zone name (e.g. America/Chicago)")
         return value
 
-    def policy(value: str) -> str:
-        if value not in policy_names:
-            raise ValueError(f"unknown policy {value!r}; known: {', '.join(sorted(policy_names))}")
-        return value
-
+    @staticmethod
     def state(value: str) -> str:
         code = value.upper()
         if code not in usps_state_codes():
             raise ValueError(f"{value!r} is not a 2-letter USPS state code (e.g. MA)")
         return code
 
+    @staticmethod
     def consent(value: str) -> list[str]:
         channels = [part.strip().lower() for part in value.split(",") if part.strip()]
         unknown = [name for name in channels if name not in CONSENT_CHANNELS]
@@ -292,102 +480,22 @@ def _validate(
             raise ValueError(f"unknown channel(s) {', '.join(map(repr, unknown))}; known: {known}")
         return sorted(set(channels))
 
-    def notice_sent(value: str) -> date:
-        parsed = _iso_date(value)
-        if parsed > today:
-            raise ValueError(f"{value!r} is in the future")
-        return parsed
 
-    # In the spec's column order, so a row's problems read left to right.
-    check("account_id", text)
-    check("first_name", text)
-    check("last_name", last_name)
-    check("date_of_birth", birth_date)
-    check("ssn_last4", four_digits)
-    check("zip", zip5)
-    check("phone", phone)
-    check("email", email)
-    check("timezone", timezone)
-    check("creditor", text)
-    check("original_creditor", text)
-    check("account_last4", four_digits)
-    check("description", text)
-    for name in MONEY_COLUMNS:
-        check(name, parse_money)
-    check("itemization_date", itemization)
-    check("address_line1", text)
-    check("address_line2", text)
-    check("city", text)
-    check("state", state)
-    check("contact_consent", consent)
-    check("validation_notice_sent", notice_sent)
-    for channel in values.get("contact_consent") or []:
-        needed = CONSENT_CHANNELS[channel]
-        if not raw.get(needed):
-            problems.append(f"contact_consent names {channel} but {needed} is empty")
-    if raw.get("policy"):
-        check("policy", policy)
-    else:
-        values["policy"] = DEFAULT_POLICY
-        if DEFAULT_POLICY not in policy_names:
-            problems.append(f"policy is blank and there is no {DEFAULT_POLICY!r} policy")
-
-    if all(isinstance(values.get(name), int) for name in MONEY_COLUMNS):
-        owed = values["principal"] + values["interest"] + values["fees"]
-        if values["payments_credits"] > owed:
-            problems.append("payments_credits exceed principal + interest + fees")
-    return values, problems
-
-
-def _parse(text: str, policy_names: set[str], today: date) -> tuple[list[_Row], list[RowError]]:
-    try:
-        return _parse_records(_records(text), policy_names, today)
-    except _Malformed as exc:
-        return [], [RowError(exc.line, exc.reason)]
-
-
-def _parse_records(
-    records: Iterator[tuple[int, list[str]]], policy_names: set[str], today: date
-) -> tuple[list[_Row], list[RowError]]:
-    first = next(records, None)
-    if first is None:
-        return [], [RowError(1, "file is empty; expected a header row")]
-    columns, header_problems = _check_header(first[1])
-    if header_problems:
-        return [], [RowError(first[0], problem) for problem in header_problems]
-
-    rows: list[_Row] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for line, record in records:
-        if len(record) != len(columns):
-            errors.append(RowError(line, f"expected {len(columns)} fields, found {len(record)}"))
-            continue
-        raw = {name: cell.strip() for name, cell in zip(columns, record, strict=True)}
-        values, problems = _validate(raw, policy_names, today)
-        ref = raw.get("account_id", "")
-        if ref:
-            if ref in seen:
-                problems.append(f"account_id {ref!r} already appears on line {seen[ref]}")
-            else:
-                seen[ref] = line
-        errors.extend(RowError(line, problem) for problem in problems)
-        if not problems:
-            rows.append(_Row(line, values))
-    return rows, errors
-
-
-def _account_fields(values: dict[str, Any], secret: str) -> dict[str, Any]:
-    """Model attributes for one validated row; the factors only as keyed hashes."""
+def _account_columns(values: dict[str, Any], hasher: FactorHasher) -> dict[str, Any]:
+    """Column values for one validated row; the factors only as keyed hashes. Every row has
+    the same keys, as an executemany needs."""
     ssn4 = values.get("ssn_last4")
+    zones, zip_state = ZIP_FACTS.lookup(values["zip"])
     return {
+        "account_ref": values["account_id"],
         "first_name": values["first_name"],
         "last_name": values["last_name"],
-        "last_name_key": last_name_key(values["last_name"]),
-        "dob_hash": factor_hash(secret, "dob", values["date_of_birth"].isoformat()),
-        "ssn4_hash": factor_hash(secret, "ssn4", ssn4) if ssn4 else None,
-        "zip_hash": factor_hash(secret, "zip", values["zip"]),
-        "zip_timezones": zip_timezones(values["zip"]),
+        "last_name_key": _name_key(values["last_name"]),
+        # Validated values are in normal form already (ISO date, 4 and 5 digits).
+        "dob_hash": hasher.normalized("dob", values["date_of_birth"].isoformat()),
+        "ssn4_hash": hasher.normalized("ssn4", ssn4) if ssn4 else None,
+        "zip_hash": hasher.normalized("zip", values["zip"]),
+        "zip_timezones": list(zones),
         "phone": values.get("phone"),
         "email": values.get("email"),
         "timezone": values.get("timezone"),
@@ -404,61 +512,175 @@ def _account_fields(values: dict[str, Any], secret: str) -> dict[str, Any]:
         "address_line1": values.get("address_line1"),
         "address_line2": values.get("address_line2"),
         "city": values.get("city"),
-        "state": values.get("state") or zip_state(values["zip"]),
+        "state": values.get("state") or zip_state,
         "contact_consent": values.get("contact_consent") or [],
         "validation_notice_sent": values.get("validation_notice_sent"),
     }
 
 
-def _existing(session: Session, refs: Iterable[str]) -> dict[str, Account]:
-    refs = list(refs)
-    found: dict[str, Account] = {}
-    for start in range(0, len(refs), _LOOKUP_BATCH):
-        batch = refs[start : start + _LOOKUP_BATCH]
-        for account in session.scalars(select(Account).where(Account.account_ref.in_(batch))):
-            found[account.account_ref] = account
-    return found
+# The keys `_account_columns` gives every row, in its order.
+_COLUMNS = [
+    "account_ref",
+    "first_name",
+    "last_name",
+    "last_name_key",
+    "dob_hash",
+    "ssn4_hash",
+    "zip_hash",
+    "zip_timezones",
+    "phone",
+    "email",
+    "timezone",
+    "creditor",
+    "original_creditor",
+    "account_last4",
+    "description",
+    "principal_cents",
+    "interest_cents",
+    "fees_cents",
+    "payments_credits_cents",
+    "itemization_date",
+    "policy",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "contact_consent",
+    "validation_notice_sent",
+]
+_ACCOUNTS = cast(Table, Account.__table__)
+# Set on insert only: an update leaves creation time and the operational state as they are.
+_INSERT_ONLY = {"created_at": None, "collection_paused": False, "posted_payments_cents": 0}
+
+
+class _Statement:
+    """One INSERT or UPDATE compiled once for the session's database, executed with many rows
+    at the driver (DBAPI `executemany`): each value goes through its column type's own bind
+    processor (`TypeEngine.bind_processor`, e.g. JSON serialised, UTC enforced), once, and
+    nothing else happens per row. SQLAlchemy's ORM or Core `executemany` does the same work
+    with several times the Python per value, which dominated a profiled import."""
+
+    def __init__(self, statement: Insert | Update, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.names = list(compiled.binds)
+        self.positional = compiled.positiontup
+        processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        self.processors = processors
+
+    def execute(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        procs = self.processors
+        params: list[Any] = [
+            {name: procs[name](value) if name in procs else value for name, value in row.items()}
+            for row in rows
+        ]
+        if self.positional is not None:
+            order = self.positional
+            params = [tuple(row[name] for name in order) for row in params]
+        session.connection().exec_driver_sql(self.sql, params)
+
+
+class _Writer:
+    """Writes validated rows in batches: inserts the new account_ids, updates the known ones
+    (by primary key), all stamped with one import time."""
+
+    def __init__(self, session: Session, columns: list[str]) -> None:
+        self.session = session
+        self.batch: list[dict[str, Any]] = []
+        self.created = 0
+        self.updated = 0
+        self.now = utcnow()
+        dialect = session.get_bind().dialect
+        table = _ACCOUNTS.c
+        inserted = [*columns, "updated_at", *_INSERT_ONLY]
+        self.insert = _Statement(
+            insert(_ACCOUNTS).values(
+                {name: bindparam(name, type_=table[name].type) for name in inserted}
+            ),
+            dialect,
+        )
+        updated = [name for name in [*columns, "updated_at"] if name != "account_ref"]
+        self.update = _Statement(
+            update(_ACCOUNTS)
+            .where(table.id == bindparam("existing_id", type_=table.id.type))
+            .values({name: bindparam(name, type_=table[name].type) for name in updated}),
+            dialect,
+        )
+        self.inserted_extra = {**_INSERT_ONLY, "created_at": self.now, "updated_at": self.now}
+
+    def add(self, columns: dict[str, Any]) -> None:
+        self.batch.append(columns)
+        if len(self.batch) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        refs = [row["account_ref"] for row in batch]
+        known: dict[str, int] = {
+            ref: account_id
+            for ref, account_id in self.session.execute(
+                select(_ACCOUNTS.c.account_ref, _ACCOUNTS.c.id).where(
+                    _ACCOUNTS.c.account_ref.in_(refs)
+                )
+            ).tuples()
+        }
+        extra = self.inserted_extra
+        new = [{**row, **extra} for row in batch if row["account_ref"] not in known]
+        old = [
+            {"existing_id": known[row.pop("account_ref")], **row, "updated_at": self.now}
+            for row in batch
+            if row["account_ref"] in known
+        ]
+        if new:
+            self.insert.execute(self.session, new)
+        if old:
+            self.update.execute(self.session, old)
+        self.created += len(new)
+        self.updated += len(old)
 
 
 def import_accounts(
     session: Session,
-    rows_source: TextIO | str | Path,
+    rows_source: Source,
     *,
     secret: str,
     policy_names: set[str],
     file_name: str | None = None,
     today: date | None = None,
 ) -> ImportReport:
-    """Validate the whole CSV, then create or update accounts by account_id (idempotent).
+    """Validate the CSV and create or update accounts by account_id (idempotent), streaming.
 
-    Writes happen in the caller's transaction (flushed, not committed); when the report has errors
-    nothing was added to the session. `file_name` names the file in the audit event (defaults to
-    the path's or stream's name); `today` is for tests.
+    `rows_source` is a path (str or Path), a text stream or a binary stream (UTF-8 bytes, as an
+    upload arrives). Writes happen in the caller's transaction (not committed); when the report
+    has errors nothing the import wrote remains (its savepoint is rolled back). `file_name`
+    names the file in the audit event (defaults to the path's or stream's name); `today` is for
+    tests.
     """
     today = today or date.today()
-    try:
-        text, default_name = _read_text(rows_source)
-    except _NotUtf8 as exc:
-        report = ImportReport(file=file_name or Path(str(rows_source)).name)
-        report.errors.append(RowError(exc.line, "file is not UTF-8 text"))
-        return report
-    report = ImportReport(file=file_name or default_name)
-    rows, report.errors = _parse(text, policy_names, today)
+    session.flush()  # pending ORM changes first: the import writes past the unit of work
+    with _opened(rows_source) as opened:
+        report = ImportReport(file=file_name or opened.name)
+        savepoint = session.begin_nested()
+        try:
+            writer = _Writer(session, _COLUMNS)
+            report.errors = _stream(
+                opened, _Validator(policy_names, today), FactorHasher(secret), writer
+            )
+            if not report.errors:
+                writer.flush()
+        except BaseException:
+            savepoint.rollback()
+            raise
     if report.errors:
+        savepoint.rollback()
         return report
-
-    existing = _existing(session, (row.values["account_id"] for row in rows))
-    for row in rows:
-        ref = row.values["account_id"]
-        fields = _account_fields(row.values, secret)
-        account = existing.get(ref)
-        if account is None:
-            session.add(Account(account_ref=ref, **fields))
-            report.created += 1
-        else:
-            for name, value in fields.items():
-                setattr(account, name, value)
-            report.updated += 1
+    report.created, report.updated = writer.created, writer.updated
     audit.record(
         session,
         audit.Kind.ACCOUNTS_IMPORTED,
@@ -467,4 +689,55 @@ def import_accounts(
         file=report.file,
     )
     session.flush()
+    savepoint.commit()
+    if report.updated:
+        # Rows were updated underneath the identity map: loaded accounts re-read on next access.
+        for instance in list(session.identity_map.values()):
+            if isinstance(instance, Account):
+                session.expire(instance)
     return report
+
+
+def _stream(
+    opened: _Opened,
+    validator: _Validator,
+    hasher: FactorHasher,
+    writer: _Writer,
+) -> list[RowError]:
+    """One pass over the records: validate each, write valid rows until the first error, and
+    return every error (a malformed record or undecodable line ends the pass)."""
+    errors: list[RowError] = []
+    records = _records(opened.lines)
+    line = 1
+    try:
+        first = next(records, None)
+        if first is None:
+            return [RowError(1, "file is empty; expected a header row")]
+        columns, header_problems = _check_header(first[1])
+        if header_problems:
+            return [RowError(first[0], problem) for problem in header_problems]
+        width = len(columns)
+        seen: dict[str, int] = {}
+        for line, record in records:
+            if len(record) != width:
+                errors.append(RowError(line, f"expected {width} fields, found {len(record)}"))
+                continue
+            raw = {name: cell.strip() for name, cell in zip(columns, record, strict=True)}
+            values, problems = validator.row(raw)
+            ref = raw.get("account_id", "")
+            if ref:
+                earlier = seen.setdefault(ref, line)
+                if earlier != line:
+                    problems.append(f"account_id {ref!r} already appears on line {earlier}")
+            if problems:
+                errors.extend(RowError(line, problem) for problem in problems)
+            elif not errors:
+                writer.add(_account_columns(values, hasher))
+    except _NotUtf8 as exc:
+        errors.append(RowError(exc.line, "file is not UTF-8 text"))
+    except UnicodeDecodeError:
+        # Decoded ahead in blocks: the bad byte's own line is found by reading it again.
+        errors.append(RowError(opened.bad_byte_line() or line + 1, "file is not UTF-8 text"))
+    except _Malformed as exc:
+        errors.append(RowError(exc.line, exc.reason))
+    return errors

@@ -138,6 +138,42 @@ def factor_hash(secret: str, factor: Factor, value: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+class FactorHasher:
+    """`factor_hash` for many values under one secret: the same HMAC-SHA256, key prepared once.
+
+    `hmac.new` derives the padded inner and outer keys on every call, which is most of its cost
+    when an import hashes three factors on each of a million rows. Here the two keyed SHA-256
+    states are computed once (RFC 2104: a key longer than the block is hashed first) and copied
+    per value; the hashes are byte for byte those of `factor_hash` (tests/verification).
+    """
+
+    def __init__(self, secret: str) -> None:
+        key = secret.encode()
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def __call__(self, factor: Factor, value: str) -> str:
+        """`factor_hash(secret, factor, value)`; raises ValueError like it."""
+        return self.normalized(factor, _normalize(factor, value))
+
+    def normalized(self, factor: Factor, value: str) -> str:
+        """The hash of a value already in normal form (an ISO date, 5 or 4 digits), as an
+        import holds it after validation; normalising it again would change nothing."""
+        inner = self._inner.copy()
+        inner.update(f"{factor}:{value}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+_BLOCK = hashlib.sha256().block_size
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
 SEALED = "sealed:"
 
 
