@@ -75,7 +75,7 @@ LABELS: Final[dict[str, str]] = {
     "sent": "Sent",
     "outbox": "In the local outbox",
     "blocked": "Blocked",
-    "agent": "Agent reply",
+    "agent": "Agent",
     "confirmation": "Confirmation",
     "reminder": "Reminder",
     "notice": "Notice",
