@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from parley.console.priority import LegalReview, Score, legal_review, score_from_row, scored
-from parley.console.readable import label
 from parley.console.users import LoginSession, can
 from parley.core.clock import utcnow
 from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -51,6 +50,17 @@ from parley.tables import (
 PAGE_SIZE: Final = 25
 MAX_QUERY: Final = 100
 AUDIT_LIMIT: Final = 200
+# What the account page says after a re-send (the redirect carries the key, never the text).
+NOTICES: Final[dict[str, str]] = {
+    "link_sms_sent": "Payment link sent by SMS.",
+    "link_sms_outbox": "Payment link put in the local SMS outbox (no Twilio configured).",
+    "link_sms_scheduled": "Payment link held for the debtor's next convenient hour, then sent.",
+    "link_sms_blocked": "Payment link created but the SMS was blocked (see Outreach).",
+    "link_sms_failed": "Payment link created but the SMS could not be sent (see Outreach).",
+    "link_web": "Payment link sent to the debtor's web chat.",
+    "legal_review": "Account moved to legal review.",
+    "legal_review_withdrawn": "Account taken out of legal review.",
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,8 @@ def match_clause(query: str) -> ColumnElement[bool] | None:
 
 
 def search(session: Session, query: str, page: int = 1, now: datetime | None = None) -> SearchPage:
-    """One page of the accounts matching `query`, highest priority score first."""
+    """One page of the accounts matching `query`, highest priority score first (accounts with
+    nothing left to pay last)."""
     now = now or utcnow()
     where = match_clause(query)
     total = int(
@@ -111,7 +122,13 @@ def search(session: Session, query: str, page: int = 1, now: datetime | None = N
     rows = session.execute(
         select(Account, sub)
         .join(sub, sub.c.account_id == Account.id)
-        .order_by(sub.c.total.desc(), sub.c.balance_cents.desc(), Account.id)
+        .order_by(
+            # Accounts with nothing left to pay come last, whatever their history.
+            case((sub.c.balance_cents > 0, 0), else_=1),
+            sub.c.total.desc(),
+            sub.c.balance_cents.desc(),
+            Account.id,
+        )
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
@@ -227,7 +244,8 @@ def resend_link(
 ) -> str:
     """Send a plan's payment link again, as a fresh link (a Checkout Session expires): by SMS
     when the account has a phone (opt-out, the collection pause and quiet hours apply, as for
-    every SMS), else into the account's open web chat. Returns what happened, in words."""
+    every SMS), else into the account's open web chat. Returns the `NOTICES` key of what
+    happened (the page says it after the redirect)."""
     if not can(actor.role, "resend_link"):
         raise Forbidden("forbidden", "Your role does not allow this action.")
     account = get_account(session, account_ref)
@@ -259,6 +277,7 @@ def resend_link(
             )
     link = links.create_link(session, settings, plan)
     text = links.link_text(link, plan)
+    outbound_error: str | None = None
     if conversation is None:
         assert account.phone is not None
         outbound = send_sms(
@@ -269,14 +288,9 @@ def resend_link(
             OutboundKind.COLLECTION,
             account_id=account.id,
         )
+        outbound_error = outbound.error
         how = f"sms:{outbound.status}"
-        said = {
-            "sent": "Sent by SMS.",
-            "outbox": "Put in the local SMS outbox.",
-            "scheduled": "Held for the debtor's next convenient hour, then sent by SMS.",
-            "blocked": f"Not sent: {label(outbound.error)}.",
-            "failed": "The SMS could not be sent.",
-        }.get(str(outbound.status), f"SMS {outbound.status}.")
+        notice = f"link_sms_{outbound.status}"
     else:
         session.add(
             Message(
@@ -286,7 +300,7 @@ def resend_link(
                 text=text,
             )
         )
-        how, said = "web", "Sent to the debtor's web chat."
+        how = notice = "link_web"
     record(
         session,
         Kind.PAYMENT_LINK_RESENT,
@@ -296,5 +310,6 @@ def resend_link(
         plan_id=plan.id,
         link_id=link.id,
         delivery=how,
+        blocked_by=outbound_error,
     )
-    return said
+    return notice if notice in NOTICES else "link_sms_failed"

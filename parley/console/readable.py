@@ -153,3 +153,34 @@ def label(code: object) -> str:
 def event_label(kind: str) -> str:
     """An audit event kind in words."""
     return EVENTS.get(kind) or label(kind)
+
+
+# Keys of audit data that are not worth a person's attention on the account page.
+_QUIET_KEYS: Final = frozenset({"kind", "escalation_ids", "previous_holder"})
+
+
+def _value_words(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        looks_like_code = value.islower() and " " not in value and len(value) <= 40
+        return label(value) if looks_like_code and value in LABELS else value
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value_words(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{label(k).lower()} {_value_words(v)}" for k, v in value.items())
+    return str(value)
+
+
+def details(data: dict[str, object] | None) -> str:
+    """An audit event's data as a short line of words ("plan #3 · link #5 · mode: Local demo
+    checkout"), never a dict's repr."""
+    parts: list[str] = []
+    for key, value in (data or {}).items():
+        if key in _QUIET_KEYS or value is None or value == "" or value == []:
+            continue
+        if key.endswith("_id") and isinstance(value, (int, str)) and not isinstance(value, bool):
+            parts.append(f"{label(key[:-3]).lower()} #{value}")
+        else:
+            parts.append(f"{label(key).lower()}: {_value_words(value)}")
+    return " · ".join(parts)

@@ -103,7 +103,7 @@ def test_resend_link_goes_to_the_web_chat_without_a_phone(session: Session, tmp_
     seeded.accounts["a1"].phone = None
     plan = accounts.account_page(session, "SEED-1").plans[0]
     said = accounts.resend_link(session, _settings(tmp_path), AGENT, "SEED-1", plan.id)
-    assert said == "Sent to the debtor's web chat."
+    assert said == "link_web"
     last = session.scalars(
         select(Message)
         .where(Message.conversation_id == seeded.conversations["c1"].id)
