@@ -27,6 +27,9 @@ from api.routes import (
     widget,
 )
 from api.routes import payments as payments_routes
+from api.routes.console_accounts import router as console_accounts_router
+from api.routes.console_dashboard import router as console_dashboard_router
+from api.routes.console_exports import router as console_exports_router
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
 from parley.conversations.bot_client import RasaRestClient
@@ -138,6 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     app.include_router(sms.router)
     app.include_router(console.router)
+    app.include_router(console_dashboard_router)
+    app.include_router(console_accounts_router)
+    app.include_router(console_exports_router)
     app.include_router(console_api.router)
     app.include_router(payments_routes.router)
     app.include_router(documents.router)

@@ -42,6 +42,10 @@ PERMISSIONS: Final[dict[str, str]] = {
     "close": "supervisor",  # close a conversation with an outcome
     "resolve_paused": "supervisor",  # resolve dispute / bankruptcy / attorney / cease requests
     "lift_pause": "supervisor",  # resume collection on an account
+    "resend_link": "agent",  # re-send a plan's payment link to the debtor
+    "export_transcript": "agent",  # download one conversation's transcript
+    "legal_review": "supervisor",  # move an account to legal review, or take it out
+    "export": "supervisor",  # the bulk CSV exports (every account's personal data)
     "manage_users": "admin",  # create users (also possible from the CLI)
     "api_token": "admin",  # use the read-only JSON API with a bearer token
 }

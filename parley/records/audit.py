@@ -20,6 +20,8 @@ from parley.tables import AuditEvent
 class Kind(StrEnum):
     ACCOUNTS_IMPORTED = "accounts.imported"
     ACCOUNT_PHONE_FLAGGED = "account.phone_flagged"
+    ACCOUNT_LEGAL_REVIEW = "account.legal_review"
+    ACCOUNT_LEGAL_REVIEW_WITHDRAWN = "account.legal_review_withdrawn"
     CONVERSATION_STARTED = "conversation.started"
     MESSAGE_REDACTED = "message.redacted"
     VERIFICATION_SUCCEEDED = "verification.succeeded"
@@ -43,6 +45,7 @@ class Kind(StrEnum):
     PLAN_LINK_REQUESTED = "plan.payment_link_requested"
     PAYMENT_LINK_CREATED = "payment.link_created"
     PAYMENT_LINK_FAILED = "payment.link_failed"
+    PAYMENT_LINK_RESENT = "payment.link_resent"
     PAYMENT_CHECKOUT_FAILED = "payment.checkout_failed"
     LEDGER_PAYMENT = "ledger.payment"
     LEDGER_SETTLEMENT = "ledger.settlement"
@@ -64,6 +67,7 @@ class Kind(StrEnum):
     CONSOLE_NOTE = "console.note"
     CONSOLE_HAND_BACK = "console.hand_back"
     CONSOLE_CLOSE = "console.close"
+    CONSOLE_EXPORT = "console.export"
 
 
 SYSTEM = "system"
