@@ -17,6 +17,7 @@ from api.routes import chat, chat_ws, console, console_api, demo, docs, health, 
 from api.routes import payments as payments_routes
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
+from parley.console.queue import load_queue_config
 from parley.conversations.bot_client import RasaRestClient
 from parley.conversations.ordering import make_turn_locks
 from parley.core.db import make_engine, make_session_factory
@@ -28,6 +29,8 @@ from parley.jobs.runner import JobRunner
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # A mistake in config/queue.yml stops the API here, with the file, key and reason.
+    load_queue_config(settings.queue_config_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

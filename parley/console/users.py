@@ -42,7 +42,12 @@ PERMISSIONS: Final[dict[str, str]] = {
     "close": "supervisor",  # close a conversation with an outcome
     "resolve_paused": "supervisor",  # resolve dispute / bankruptcy / attorney / cease requests
     "lift_pause": "supervisor",  # resume collection on an account
-    "manage_users": "admin",  # create users (also possible from the CLI)
+    "assign": "supervisor",  # assign a waiting conversation to a team member
+    "manage_canned": "supervisor",  # the canned replies agents insert with /shortcut
+    "view_config": "supervisor",  # the policies, cadences and queue settings in force
+    "view_outbox": "supervisor",  # local-mode outbound messages
+    "manage_users": "admin",  # create, disable, reset passwords (also possible from the CLI)
+    "import_accounts": "admin",  # upload an account CSV (SPEC §3's admin endpoint)
     "api_token": "admin",  # use the read-only JSON API with a bearer token
 }
 
