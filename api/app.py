@@ -13,7 +13,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console_auth import current_login
 from api.deps import get_state
-from api.routes import chat, chat_ws, console, console_api, demo, docs, health, live, sms, widget
+from api.routes import (
+    admin_api,
+    chat,
+    chat_ws,
+    console,
+    console_admin,
+    console_api,
+    demo,
+    docs,
+    health,
+    live,
+    sms,
+    widget,
+)
 from api.routes import payments as payments_routes
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
@@ -127,7 +140,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     app.include_router(sms.router)
     app.include_router(console.router)
+    app.include_router(console_admin.router)
     app.include_router(console_api.router)
+    app.include_router(admin_api.router)
     app.include_router(payments_routes.router)
     app.include_router(chat_ws.router)
     app.include_router(widget.router)
