@@ -147,4 +147,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat_ws.router)
     app.include_router(widget.router)
     app.include_router(docs.router)
+    app.include_router(docs.redoc_router)
     return app

@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 
 from api.console_auth import require_login
 from api.deps import StateDep
+from api.schemas.common import DOCUMENTED_AUTH, errors
 from api.state import AppState
 from parley.accounts.importer import ImportReport, import_accounts
 from parley.console.users import LoginSession, can, user_for_api_token
@@ -34,7 +35,7 @@ from parley.core.db import transaction
 from parley.core.errors import Forbidden, InvalidRequest, NotAuthenticated
 from parley.negotiation.policies import load_policies
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=DOCUMENTED_AUTH)
 CHUNK = 1 << 16
 
 
@@ -134,9 +135,14 @@ def run_import(state: AppState, path: Path, file_name: str) -> ImportReport:
     response_model=ImportReportOut,
     summary="Import accounts from a CSV file",
     responses={
-        401: {"description": "Not logged in, or an invalid token"},
-        403: {"description": "Not an admin, or a missing CSRF token"},
-        413: {"description": "Larger than PARLEY_MAX_UPLOAD_BYTES"},
+        **errors(
+            401,
+            403,
+            413,
+            e401="Not logged in, or an invalid token",
+            e403="Not an admin, or a missing CSRF token",
+            e413="Larger than PARLEY_MAX_UPLOAD_BYTES",
+        ),
         422: {"model": ImportReportOut, "description": "Invalid rows; nothing was imported"},
     },
     openapi_extra={
