@@ -41,6 +41,7 @@ class TranscriptMessage(ChatMessage):
     id: int
     sender: Literal["debtor", "bot", "agent", "system"]
     at: datetime
+    name: str | None = Field(None, description="The team member's name on an agent message.")
 
 
 class SessionCreate(BaseModel):
@@ -199,6 +200,7 @@ def get_transcript(session_id: str, session: SessionDep) -> Transcript:
                 id=m.id,
                 sender=str(m.sender),  # type: ignore[arg-type]
                 at=m.created_at,
+                name=m.sender_name if m.sender == "agent" else None,
             )
             for m in rows
         ],

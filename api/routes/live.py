@@ -60,14 +60,14 @@ async def chat_events(
         yield "retry: 1000\n\n"
         yield _event("status", {"status": status}, first.last_id)
         for message_id, text in first.messages:
-            yield _event("message", {"text": text, "sender": "agent"}, message_id)
+            yield _event("message", _agent(first, message_id, text), message_id)
         ticks = 0
         async for update in live.poll(
             read, interval=POLL_SECONDS, lifetime=MAX_SECONDS, stopped=request.is_disconnected
         ):
             cursor["last"] = update.last_id
             for message_id, text in update.messages:
-                yield _event("message", {"text": text, "sender": "agent"}, message_id)
+                yield _event("message", _agent(update, message_id, text), message_id)
             if update.status != status:
                 status = update.status
                 yield _event("status", {"status": status}, update.last_id)
@@ -80,6 +80,13 @@ async def chat_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _agent(update: live.ChatUpdate, message_id: int, text: str) -> dict[str, str]:
+    data = {"text": text, "sender": "agent"}
+    if message_id in update.names:
+        data["name"] = update.names[message_id]
+    return data
 
 
 def _event(kind: str, data: dict[str, str], event_id: int | None = None) -> str:
