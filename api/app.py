@@ -21,6 +21,8 @@ from api.routes import (
     demo,
     docs,
     documents,
+    admin_api,
+    console_admin,
     health,
     live,
     sms,
@@ -32,6 +34,7 @@ from api.routes.console_dashboard import router as console_dashboard_router
 from api.routes.console_exports import router as console_exports_router
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
+from parley.console.queue import load_queue_config
 from parley.conversations.bot_client import RasaRestClient
 from parley.conversations.ordering import make_turn_locks
 from parley.core.db import make_engine, make_session_factory
@@ -43,6 +46,8 @@ from parley.jobs.runner import JobRunner
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # A mistake in config/queue.yml stops the API here, with the file, key and reason.
+    load_queue_config(settings.queue_config_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,10 +149,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_dashboard_router)
     app.include_router(console_accounts_router)
     app.include_router(console_exports_router)
+    app.include_router(console_admin.router)
     app.include_router(console_api.router)
+    app.include_router(admin_api.router)
     app.include_router(payments_routes.router)
     app.include_router(documents.router)
     app.include_router(chat_ws.router)
     app.include_router(widget.router)
     app.include_router(docs.router)
+    app.include_router(docs.redoc_router)
     return app

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, field_validator
 
 from api.deps import AllowedOrigin, SessionDep, StateDep, client_key
+from api.schemas.common import errors
 from api.state import AppState
 from parley.conversations import turns
 from parley.core.db import transaction
@@ -40,6 +41,7 @@ class TranscriptMessage(ChatMessage):
     id: int
     sender: Literal["debtor", "bot", "agent", "system"]
     at: datetime
+    name: str | None = Field(None, description="The team member's name on an agent message.")
 
 
 class SessionCreate(BaseModel):
@@ -84,7 +86,9 @@ def _out(result: turns.TurnResult) -> list[ChatMessage]:
     "/sessions",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionCreated,
-    responses={401: {"description": "Portal token refused"}, 429: {}, 503: {}},
+    responses=errors(
+        401, 403, 429, 503, e401="Portal token refused", e503="The assistant cannot greet now"
+    ),
 )
 async def create_session(
     request: Request, state: StateDep, body: SessionCreate | None = None
@@ -147,7 +151,7 @@ def _sign_in(state: AppState, token: str) -> int:
 @router.post(
     "/sessions/{session_id}/messages",
     response_model=TurnOut,
-    responses={404: {}, 429: {}, 503: {}},
+    responses=errors(403, 404, 422, 429, 503),
 )
 async def post_message(
     request: Request, session_id: str, body: MessageIn, state: StateDep
@@ -182,7 +186,9 @@ def _failed_checks(state: AppState, session_id: str) -> int:
         return failed_attempts(session, session_id)
 
 
-@router.get("/sessions/{session_id}/messages", response_model=Transcript)
+@router.get(
+    "/sessions/{session_id}/messages", response_model=Transcript, responses=errors(403, 404)
+)
 def get_transcript(session_id: str, session: SessionDep) -> Transcript:
     """The debtor-visible transcript (what the widget shows after a reload)."""
     rows, status_ = turns.transcript(session, session_id)
@@ -194,6 +200,7 @@ def get_transcript(session_id: str, session: SessionDep) -> Transcript:
                 id=m.id,
                 sender=str(m.sender),  # type: ignore[arg-type]
                 at=m.created_at,
+                name=m.sender_name if m.sender == "agent" else None,
             )
             for m in rows
         ],

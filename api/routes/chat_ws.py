@@ -10,7 +10,8 @@ WebSockets are not covered by CORS, so the origin allowlist is checked here on t
 a foreign origin is closed with 4403 and an unknown session with 4404, before anything is sent
 (the widget does not retry those).
 
-Frames sent: `{"type": "message", "id": 12, "text": "...", "sender": "agent"}` and
+Frames sent: `{"type": "message", "id": 12, "text": "...", "sender": "agent", "name": "Sam"}`
+(`name`: the team member's display name, when known) and
 `{"type": "status", "status": "bot" | "queued" | "human" | "closed"}`.
 """
 
@@ -81,9 +82,10 @@ async def chat_socket(websocket: WebSocket, session_id: str, after: int | None =
 
 async def _send_messages(websocket: WebSocket, update: live.ChatUpdate) -> None:
     for message_id, text in update.messages:
-        await websocket.send_json(
-            {"type": "message", "id": message_id, "text": text, "sender": "agent"}
-        )
+        frame = {"type": "message", "id": message_id, "text": text, "sender": "agent"}
+        if message_id in update.names:
+            frame["name"] = update.names[message_id]
+        await websocket.send_json(frame)
 
 
 async def _drain(websocket: WebSocket) -> None:

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -26,17 +27,44 @@ from api.console_auth import (
 )
 from api.deps import SessionDep, SettingsDep, StateDep, client_key
 from api.state import AppState
-from parley.console import users, views, work
+from parley.console import canned, labels, users, views, work
+from parley.console import queue as work_queue
 from parley.console.users import LoginSession
 from parley.conversations import live
 from parley.core.errors import Forbidden, ParleyError
 from parley.core.money import format_cents
+from parley.core.settings import Settings
 from parley.records.audit import Kind, record
+from parley.tables import ACTIVE_ESCALATION
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["money"] = format_cents
+for _name in (
+    "reason",
+    "sub_reason",
+    "outcome",
+    "conversation_status",
+    "escalation_status",
+    "channel",
+    "sender",
+    "audit_kind",
+    "role",
+):
+    templates.env.filters[_name] = getattr(labels, _name)
+
+
+def _waited(minutes: int) -> str:
+    """Waiting time in minutes, as a person reads it: "12 min", "3 h 05 min", "2 d 4 h"."""
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // 1440} d {minutes % 1440 // 60} h"
+
+
+templates.env.filters["waited"] = _waited
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 LIVE_POLL_SECONDS = 1.0
 LIVE_MAX_SECONDS = 300.0  # the browser reconnects; bounds a stream's life on shutdown
@@ -156,21 +184,96 @@ def logout(request: Request, session: SessionDep, login: LoginDep) -> Response:
     return response
 
 
+def _queue_context(
+    request: Request, session: Session, settings: Settings, login: LoginSession
+) -> dict[str, Any]:
+    params = request.query_params
+    filters = work_queue.QueueFilters.parse(
+        reason=params.get("reason"),
+        channel=params.get("channel"),
+        status=params.get("status"),
+        assigned=params.get("assigned"),
+        search=params.get("q"),
+        page=params.get("page"),
+    )
+    config = work_queue.load_queue_config(settings.queue_config_path)
+    if config.auto_assign:
+        work_queue.auto_assign(session, config)
+    page = work_queue.queue_page(session, filters, user_id=login.user_id, config=config)
+    return {
+        "page": page,
+        "filters": filters,
+        "config": config,
+        "reasons": list(labels.REASONS),
+        "urlencode": urlencode,
+    }
+
+
 @router.get("/queue", response_class=HTMLResponse)
-def queue_page(request: Request, session: SessionDep, login: OptionalLoginDep) -> Response:
+def queue_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: OptionalLoginDep
+) -> Response:
+    """The queue: counts per reason, filters, search, 50 rows a page, live."""
     if login is None:
         return RedirectResponse("/console/login", status_code=303)
-    return _page(request, "console/queue.html", login, items=views.queue(session))
+    context = _queue_context(request, session, settings, login)
+    return _page(request, "console/queue.html", login, **context)
 
 
 @router.get("/queue/rows", response_class=HTMLResponse)
-def queue_rows(request: Request, session: SessionDep, login: LoginDep) -> Response:
-    return _page(request, "console/_queue_rows.html", login, items=views.queue(session))
+def queue_rows(
+    request: Request, session: SessionDep, settings: SettingsDep, login: LoginDep
+) -> Response:
+    """The queue's live part (counts, rows, pager) for the same filters, fetched on `changed`."""
+    context = _queue_context(request, session, settings, login)
+    return _page(request, "console/_queue_rows.html", login, **context)
+
+
+@router.get("/canned", response_class=HTMLResponse)
+def canned_page(request: Request, session: SessionDep, login: OptionalLoginDep) -> Response:
+    """The canned replies; supervisors add, change and delete them."""
+    if login is None:
+        return RedirectResponse("/console/login", status_code=303)
+    return _page(request, "console/canned.html", login, replies=canned.list_replies(session))
+
+
+@router.post("/canned")
+def canned_save(
+    session: SessionDep,
+    login: LoginDep,
+    shortcut: Annotated[str, Form(max_length=40)] = "",
+    text: Annotated[str, Form(max_length=canned.MAX_TEXT + 100)] = "",
+) -> Response:
+    canned.save(session, login, shortcut, text)
+    return _see("/console/canned")
+
+
+@router.post("/canned/{shortcut}/delete")
+def canned_delete(shortcut: str, session: SessionDep, login: LoginDep) -> Response:
+    canned.delete(session, login, shortcut)
+    return _see("/console/canned")
 
 
 def _conversation_context(session: Session, conversation_id: str) -> dict[str, Any]:
     view = views.conversation_view(session, conversation_id)
-    return {"view": view, "outcomes": work.OUTCOMES}
+    replies = canned.list_replies(session)
+    return {
+        "view": view,
+        "outcomes": work.OUTCOMES,
+        "shown": labels.transcript_texts(view.messages),
+        "negotiation_line": labels.negotiation_line,
+        "canned": replies,
+        "canned_map": {r.shortcut: r.text for r in replies},
+        "team": work_queue.assignable_users(session),
+        "assigned": next(
+            (
+                view.usernames.get(e.assigned_user_id)
+                for e in view.escalations
+                if e.assigned_user_id and e.status in ACTIVE_ESCALATION
+            ),
+            None,
+        ),
+    }
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -207,9 +310,29 @@ def claim(
     session: SessionDep,
     login: LoginDep,
     take_over: Annotated[bool, Form()] = False,
+    back: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
+    """Claim (or, for supervisors, take over); from the queue, back to the same queue page."""
     work.claim(session, login, conversation_id, take_over=take_over)
-    return _see(_back(conversation_id))
+    return _see(back if _is_queue_url(back) else _back(conversation_id))
+
+
+def _is_queue_url(url: str) -> bool:
+    """Only a queue URL of this console is followed back (never an open redirect)."""
+    return url == "/console/queue" or url.startswith("/console/queue?")
+
+
+@router.post("/conversations/{conversation_id}/assign")
+def assign(
+    conversation_id: str,
+    session: SessionDep,
+    login: LoginDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    back: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    """A supervisor assigns a waiting conversation to a team member (blank: nobody)."""
+    work_queue.assign(session, login, conversation_id, username)
+    return _see(back if _is_queue_url(back) else _back(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/reply")

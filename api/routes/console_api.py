@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from api.console_auth import ApiReaderDep
 from api.deps import SessionDep
+from api.schemas.common import DOCUMENTED_AUTH, errors
 from api.schemas.console import (
     AccountOut,
     ConversationOut,
@@ -24,7 +25,12 @@ from api.schemas.console import (
 from parley.console import views
 from parley.tables import EscalationStatus
 
-router = APIRouter(prefix="/api/console", tags=["console"])
+router = APIRouter(
+    prefix="/api/console",
+    tags=["console"],
+    dependencies=DOCUMENTED_AUTH,
+    responses=errors(401),
+)
 
 
 @router.get("/queue", response_model=QueueOut)
@@ -42,7 +48,9 @@ def get_escalations(
     return EscalationsOut(escalations=[EscalationOut.of(e, names) for e in rows])
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+@router.get(
+    "/conversations/{conversation_id}", response_model=ConversationOut, responses=errors(404)
+)
 def get_conversation(
     conversation_id: str, session: SessionDep, _login: ApiReaderDep
 ) -> ConversationOut:
@@ -51,7 +59,7 @@ def get_conversation(
     return ConversationOut.of(views.conversation_view(session, conversation_id))
 
 
-@router.get("/accounts/{account_ref}", response_model=AccountOut)
+@router.get("/accounts/{account_ref}", response_model=AccountOut, responses=errors(404))
 def get_account(account_ref: str, session: SessionDep, _login: ApiReaderDep) -> AccountOut:
     """An account with its conversations and escalations."""
     return AccountOut.of_view(views.account_view(session, account_ref))

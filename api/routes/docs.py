@@ -1,12 +1,14 @@
-"""The API reference at `/api/docs`: Swagger UI served by the API itself, so it works offline
-and under the pages' Content-Security-Policy (api/security.py: scripts from this origin only, no
-inline script).
+"""The API reference at `/api/docs` (Swagger UI) and `/api/redoc` (ReDoc), served by the API
+itself, so it works offline and under the pages' Content-Security-Policy (api/security.py:
+scripts from this origin only, no inline script).
 
 FastAPI's own docs page loads Swagger UI from a public CDN and starts it with an inline script;
 here the Swagger UI files (5.x, which reads FastAPI's OpenAPI 3.1) come from the pinned
 `fastapi-offline` package (only its static files are used; its code is never imported) and the
 page is started by `api/static/api-docs.js`, which reads the OpenAPI URL from a data attribute.
 Only the files named in `ASSETS` are served: a name is looked up, never joined to a path.
+ReDoc's standalone bundle (same package) is served the same way under `/api/redoc/static/`,
+started by `api/static/api-redoc.js`.
 """
 
 from __future__ import annotations
@@ -85,6 +87,58 @@ def docs_page(request: Request) -> HTMLResponse:
 @router.get("/static/{name}")
 def docs_static(name: str) -> FileResponse:
     asset = ASSETS.get(name)
+    if asset is None:
+        raise NotFound("not_found", "Not found.")
+    path, media_type = asset
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+
+
+REDOC_PREFIX = "/api/redoc"
+REDOC_STATIC = f"{REDOC_PREFIX}/static"
+REDOC_ASSETS: dict[str, tuple[Path, str]] = {
+    "redoc.standalone.js": (
+        SWAGGER_UI / "redoc.standalone.js",
+        "text/javascript; charset=utf-8",
+    ),
+    "api-redoc.js": (HERE / "static" / "api-redoc.js", "text/javascript; charset=utf-8"),
+    "favicon.png": (SWAGGER_UI / "favicon.png", "image/png"),
+}
+REDOC_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} — API reference (ReDoc)</title>
+<link rel="icon" type="image/png" href="{static}/favicon.png">
+</head>
+<body>
+<div id="redoc" data-openapi-url="{openapi}"></div>
+<script src="{static}/redoc.standalone.js"></script>
+<script src="{static}/api-redoc.js"></script>
+</body>
+</html>
+"""
+
+redoc_router = APIRouter(prefix=REDOC_PREFIX, tags=["docs"], include_in_schema=False)
+
+
+@redoc_router.get("", response_class=HTMLResponse)
+def redoc_page(request: Request) -> HTMLResponse:
+    openapi_url = request.app.openapi_url
+    if not openapi_url:
+        raise NotFound("not_found", "Not found.")
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    page = REDOC_PAGE.format(
+        title=escape(request.app.title),
+        static=escape(root + REDOC_STATIC),
+        openapi=escape(root + openapi_url),
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+@redoc_router.get("/static/{name}")
+def redoc_static(name: str) -> FileResponse:
+    asset = REDOC_ASSETS.get(name)
     if asset is None:
         raise NotFound("not_found", "Not found.")
     path, media_type = asset

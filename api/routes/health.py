@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import StateDep
 from api.state import AppState
 
 router = APIRouter(tags=["health"])
+Component = Literal["ok", "unavailable"]
+
+
+class LiveOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ComponentsOut(BaseModel):
+    api: Component
+    database: Component
+    rasa: Component
+    actions: Component
+
+
+class HealthOut(BaseModel):
+    status: Component
+    components: ComponentsOut
 
 
 def _database_ok(state: AppState) -> bool:
@@ -32,7 +51,7 @@ async def _actions_ok(url: str) -> bool:
         return False
 
 
-@router.get("/livez")
+@router.get("/livez", response_model=LiveOut)
 async def livez() -> dict[str, str]:
     """200 while this API process serves requests, whatever its dependencies do: what a load
     balancer routes on (docker/Caddyfile). A missing Rasa shard or action server is answered
@@ -40,7 +59,11 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "A component is not ready"}},
+)
 async def healthz(state: StateDep) -> JSONResponse:
     """200 only when the API, the database, every Rasa shard and the action server are ready
     (SPEC §12), with a status per component either way."""

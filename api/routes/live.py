@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import StreamingResponse
 
 from api.deps import AllowedOrigin, StateDep
+from api.schemas.common import errors
 from parley.conversations import live
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
@@ -26,7 +27,17 @@ POLL_SECONDS = 1.0
 MAX_SECONDS = 300.0  # EventSource reconnects with Last-Event-ID; bounds a stream on shutdown
 
 
-@router.get("/sessions/{session_id}/events")
+@router.get(
+    "/sessions/{session_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events: `status` and `message` (agent replies)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(403, 404),
+    },
+)
 async def chat_events(
     session_id: str,
     request: Request,
@@ -34,6 +45,8 @@ async def chat_events(
     after: int | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
+    """A person's replies and status changes, live. `message` events carry the message id as
+    event id: a reconnect with `Last-Event-ID` (or `?after=ID`) misses nothing."""
     if last_event_id and last_event_id.isdigit():
         after = int(last_event_id)
     first = await asyncio.to_thread(live.read_chat_updates, state.sessions, session_id, after)
@@ -47,14 +60,14 @@ async def chat_events(
         yield "retry: 1000\n\n"
         yield _event("status", {"status": status}, first.last_id)
         for message_id, text in first.messages:
-            yield _event("message", {"text": text, "sender": "agent"}, message_id)
+            yield _event("message", _agent(first, message_id, text), message_id)
         ticks = 0
         async for update in live.poll(
             read, interval=POLL_SECONDS, lifetime=MAX_SECONDS, stopped=request.is_disconnected
         ):
             cursor["last"] = update.last_id
             for message_id, text in update.messages:
-                yield _event("message", {"text": text, "sender": "agent"}, message_id)
+                yield _event("message", _agent(update, message_id, text), message_id)
             if update.status != status:
                 status = update.status
                 yield _event("status", {"status": status}, update.last_id)
@@ -67,6 +80,13 @@ async def chat_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _agent(update: live.ChatUpdate, message_id: int, text: str) -> dict[str, str]:
+    data = {"text": text, "sender": "agent"}
+    if message_id in update.names:
+        data["name"] = update.names[message_id]
+    return data
 
 
 def _event(kind: str, data: dict[str, str], event_id: int | None = None) -> str:

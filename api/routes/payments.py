@@ -16,8 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep
+from api.schemas.common import errors
 from parley.core.clock import utcnow
 from parley.core.errors import Forbidden, InvalidRequest, NotConfigured
 from parley.core.money import format_cents
@@ -33,7 +35,16 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/payments/stripe/webhook")
+class WebhookOut(BaseModel):
+    received: bool
+    outcome: str = Field(description="What the event did, e.g. `posted` or `duplicate`.")
+
+
+@router.post(
+    "/payments/stripe/webhook",
+    response_model=WebhookOut,
+    responses=errors(400, 503, e400="Bad signature or a malformed event; nothing changed"),
+)
 def stripe_webhook(
     body: Annotated[bytes, Depends(raw_body)],
     stripe_signature: Annotated[str | None, Header()] = None,

@@ -17,6 +17,7 @@ from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 from twilio.twiml.messaging_response import MessagingResponse
 
 from api.deps import SessionDep, StateDep
+from api.schemas.common import errors
 from parley.core.errors import Forbidden, InvalidRequest, NotConfigured
 from parley.sms import inbound, twilio
 from parley.sms.status import apply_status
@@ -24,6 +25,13 @@ from parley.sms.status import apply_status
 router = APIRouter(prefix="/sms/twilio", tags=["sms"])
 
 TWIML = "application/xml"
+TWIML_RESPONSE = {
+    200: {
+        "description": "TwiML (`<Response>` with the replies as `<Message>`s, in order)",
+        "content": {TWIML: {"schema": {"type": "string"}}},
+    },
+    **errors(403, 503, e403="Missing or wrong X-Twilio-Signature; nothing was processed"),
+}
 
 
 async def _signed_form(request: Request, state: StateDep) -> FormData:
@@ -53,7 +61,7 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.post("", response_class=Response)
+@router.post("", response_class=Response, responses=TWIML_RESPONSE)
 async def inbound_sms(form: SignedForm, state: StateDep) -> Response:
     """One inbound text; the answer is TwiML with the replies in order (empty on a replay)."""
     message_sid = _field(form, "MessageSid") or _field(form, "SmsSid")
@@ -72,7 +80,7 @@ async def inbound_sms(form: SignedForm, state: StateDep) -> Response:
     return Response(twilio.twiml(turn.replies, state.settings), media_type=TWIML)
 
 
-@router.post("/status", response_class=Response)
+@router.post("/status", response_class=Response, responses=TWIML_RESPONSE)
 def status(request: Request, form: SignedForm, session: SessionDep) -> Response:
     """A delivery report for a reply (its stored message ids are in `m`) or a REST send."""
     message_sid = _field(form, "MessageSid") or _field(form, "SmsSid")

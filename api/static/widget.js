@@ -100,6 +100,11 @@
     ".replies{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0 10px;}",
     ".replies button{background:#fff;color:#1e3a8a;border:1px solid #1e3a8a;border-radius:999px;",
     "padding:6px 12px;}",
+    ".replies.answered button{cursor:default;color:#4b5563;border-color:#9ca3af;background:#f3f4f6;}",
+    ".replies.answered button[aria-pressed=true]{color:#111;border-color:#374151;font-weight:600;}",
+    ".replies .newchat{background:" + color + ";color:" + ink + ";border-color:" + color + ";font-weight:600;}",
+    ".who{display:block;font-size:12px;font-weight:700;color:#6b4f00;margin-bottom:2px;}",
+    ".ended{text-align:center;font-size:12px;color:#4b5563;margin:10px 0;}",
     ".linkbtn{display:inline-block;margin-top:6px;background:" + color + ";color:" + ink + ";",
     "padding:6px 12px;border-radius:8px;text-decoration:none;font-weight:600;}",
     ".msg[data-at]::after{content:attr(data-at);display:block;font-size:11px;color:#4b5563;",
@@ -173,9 +178,15 @@
     if (isNaN(when.getTime())) when = new Date();
     return when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
   }
-  function show(text, sender, at) {
+  function show(text, sender, at, name) {
     var node = el("div", { class: "msg " + sender });
-    node.append(el("span", { class: "sr" }, SENDER_LABEL[sender] + ": "));
+    if (sender === "agent" && name) {
+      // A person's reply says who wrote it (their display name, set by the admin).
+      node.append(el("span", { class: "who" }, name + " · Team member"));
+      node.append(el("span", { class: "sr" }, ": "));
+    } else {
+      node.append(el("span", { class: "sr" }, SENDER_LABEL[sender] + ": "));
+    }
     if (sender === "debtor" || sender === "error") node.append(document.createTextNode(text));
     else withLinks(node, text);
     node.setAttribute("data-at", clock(at));
@@ -190,19 +201,56 @@
     log.append(el("div", { class: "msg bot typing", "aria-hidden": "true" }, "•••"));
     scroll();
   }
-  function clearReplies() {
-    var old = log.querySelectorAll(".replies");
-    for (var i = 0; i < old.length; i++) old[i].remove();
+  // Quick replies stay in the conversation once answered, but can no longer be pressed: the
+  // one chosen is marked, so the debtor sees what they said and cannot answer an old question.
+  function retire(group, chosen) {
+    group.classList.add("answered");
+    group.setAttribute("aria-label", "Choices already answered");
+    var buttons = group.querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = true;
+      buttons[i].setAttribute("aria-pressed", buttons[i] === chosen ? "true" : "false");
+    }
   }
-  function showReplies(buttons) {
+  function clearReplies(chosen) {
+    var open = log.querySelectorAll(".replies:not(.answered)");
+    for (var i = 0; i < open.length; i++) retire(open[i], chosen && open[i].contains(chosen) ? chosen : null);
+  }
+  var NEW_CHAT = "/new_chat";
+  function showReplies(buttons, answered) {
     var group = el("div", { class: "replies", role: "group", "aria-label": "Quick replies" });
     buttons.forEach(function (b) {
       var button = el("button", { type: "button" }, b.title);
-      button.addEventListener("click", function () { sendText(b.title, b.payload); });
+      if (b.payload === NEW_CHAT) {
+        button.className = "newchat";
+        button.addEventListener("click", function () { newChat(button); });
+      } else {
+        button.addEventListener("click", function () { clearReplies(button); sendText(b.title, b.payload); });
+      }
       group.append(button);
     });
     log.append(group);
+    if (answered) retire(group, null);
     scroll();
+  }
+  // A closed conversation offers a fresh one (SPEC §7): one button, shown once.
+  function offerNewChat() {
+    if (log.querySelector(".replies:not(.answered) .newchat")) return;
+    showReplies([{ title: "Start a new chat", payload: NEW_CHAT }]);
+  }
+  function newChat(chosen) {
+    clearReplies(chosen);
+    if (socket) { socket.onclose = null; socket.close(); socket = null; }
+    clearTimeout(retryTimer);
+    save({ id: null, account: null, at: Date.now() });
+    sessionId = null;
+    lastId = 0;
+    log.textContent = ""; // a fresh conversation, as a reload would show it
+    setStatus("bot");
+    // A portal sign-in token is good for one chat only: the new chat starts unverified.
+    portalToken = null;
+    starting = null;
+    startSession(null).then(function () { input.focus(); });
   }
   function showBotMessages(messages) {
     clearReplies();
@@ -210,7 +258,10 @@
     var last = messages[messages.length - 1];
     if (last && last.buttons && last.buttons.length) showReplies(last.buttons);
   }
-  function setStatus(value) { status.textContent = STATUS_TEXT[value] || ""; }
+  function setStatus(value) {
+    status.textContent = STATUS_TEXT[value] || "";
+    if (value === "closed") offerNewChat();
+  }
 
   // ---- API ---------------------------------------------------------------------------------
   function api(method, path, body) {
@@ -268,10 +319,12 @@
     log.textContent = "";
     seen = {};
     var msgs = body.messages || [];
-    msgs.forEach(function (m) {
-      show(m.text, m.sender || "bot", m.at);
+    msgs.forEach(function (m, i) {
+      show(m.text, m.sender || "bot", m.at, m.name);
       if (m.id) lastId = Math.max(lastId, m.id);
       if (m.sender === "agent" && m.id) seen[m.id] = true;
+      var later = msgs.slice(i + 1).some(function (n) { return n.sender === "debtor"; });
+      if (m.buttons && m.buttons.length && (later || m.sender === "debtor")) showReplies(m.buttons, true);
     });
     var last = msgs[msgs.length - 1];
     if (last && last.sender !== "debtor" && last.buttons && last.buttons.length) showReplies(last.buttons);
@@ -335,7 +388,7 @@
         if (frame.id) lastId = Math.max(lastId, frame.id);
         if (seen[frame.id]) return;
         seen[frame.id] = true;
-        show(frame.text, "agent", frame.at);
+        show(frame.text, "agent", frame.at, frame.name);
       } else if (frame.type === "status") {
         setStatus(frame.status);
       }

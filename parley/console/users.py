@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
-from parley.core.errors import InvalidRequest
+from parley.core.errors import Forbidden, InvalidRequest, NotFound
 from parley.records.audit import Kind, record, user_actor
 from parley.tables import ConsoleSession, Role, User
 
@@ -46,7 +46,12 @@ PERMISSIONS: Final[dict[str, str]] = {
     "export_transcript": "agent",  # download one conversation's transcript
     "legal_review": "supervisor",  # move an account to legal review, or take it out
     "export": "supervisor",  # the bulk CSV exports (every account's personal data)
-    "manage_users": "admin",  # create users (also possible from the CLI)
+    "assign": "supervisor",  # assign a waiting conversation to a team member
+    "manage_canned": "supervisor",  # the canned replies agents insert with /shortcut
+    "view_config": "supervisor",  # the policies, cadences and queue settings in force
+    "view_outbox": "supervisor",  # local-mode outbound messages
+    "manage_users": "admin",  # create, disable, reset passwords (also possible from the CLI)
+    "import_accounts": "admin",  # upload an account CSV (SPEC §3's admin endpoint)
     "api_token": "admin",  # use the read-only JSON API with a bearer token
 }
 
@@ -99,7 +104,9 @@ def _check(stored_hash: str, password: str) -> bool:
         return False
 
 
-def create_user(session: Session, username: str, password: str, role: str) -> User:
+def create_user(
+    session: Session, username: str, password: str, role: str, *, actor: str = "system"
+) -> User:
     """Add a console user; raises UserError with a message fit for the operator."""
     username = username.strip().lower()
     if not _USERNAME.match(username):
@@ -115,7 +122,7 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     user = User(username=username, password_hash=hash_password(password), role=Role(role))
     session.add(user)
     session.flush()
-    record(session, Kind.USER_CREATED, actor="system", user=username, role=role)
+    record(session, Kind.USER_CREATED, actor=actor, user=username, role=role)
     return user
 
 
@@ -202,4 +209,66 @@ def user_for_api_token(session: Session, secret_key: str, token: str) -> User | 
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active or not can(user.role, "api_token"):
         return None
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every console user, active first, by name."""
+    return list(session.scalars(select(User).order_by(User.active.desc(), User.username)))
+
+
+def _managed(session: Session, actor: LoginSession, username: str) -> User:
+    if not can(actor.role, "manage_users"):
+        raise Forbidden("forbidden", "Your role does not allow this action.")
+    user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
+    if user is None:
+        raise NotFound("user_not_found", "No such user.")
+    return user
+
+
+def create_user_as(
+    session: Session,
+    actor: LoginSession,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+) -> User:
+    """An admin creates a user from the console (the CLI uses `create_user` directly)."""
+    if not can(actor.role, "manage_users"):
+        raise Forbidden("forbidden", "Your role does not allow this action.")
+    user = create_user(session, username, password, role, actor=user_actor(actor.username))
+    user.display_name = display_name.strip()[:64] or None
+    return user
+
+
+def set_active(session: Session, actor: LoginSession, username: str, active: bool) -> User:
+    """Disable (or re-enable) a user. A disabled user's sessions and API token stop working at
+    once (both check `active`); their history stays. Nobody disables themselves, so an admin
+    cannot lock the last admin out by accident."""
+    user = _managed(session, actor, username)
+    if user.id == actor.user_id and not active:
+        raise UserError("you cannot disable your own account")
+    user.active = active
+    if not active:
+        session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    record(
+        session,
+        Kind.USER_ENABLED if active else Kind.USER_DISABLED,
+        actor=user_actor(actor.username),
+        user=user.username,
+    )
+    return user
+
+
+def reset_password(session: Session, actor: LoginSession, username: str, password: str) -> User:
+    """Set a new password (the admin tells the user); every open session of theirs ends."""
+    user = _managed(session, actor, username)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    record(
+        session, Kind.USER_PASSWORD_RESET, actor=user_actor(actor.username), user=user.username
+    )
     return user

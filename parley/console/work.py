@@ -13,6 +13,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from parley.console import canned
 from parley.console.users import LoginSession, can
 from parley.console.views import holder_id
 from parley.conversations.state import get_conversation
@@ -39,6 +40,7 @@ from parley.tables import (
     Note,
     OutboundKind,
     Sender,
+    User,
 )
 
 OUTCOMES: Final = (
@@ -56,6 +58,13 @@ OUTCOMES: Final = (
 )
 MAX_REPLY: Final = 1600
 MAX_NOTE: Final = 4000
+
+
+def display_name(session: Session, actor: LoginSession) -> str:
+    """The name the debtor sees on this user's replies: their display name, else the username."""
+    user = session.get(User, actor.user_id)
+    name = (user.display_name or "").strip() if user is not None else ""
+    return (name or actor.username)[:64]
 
 
 def require(actor: LoginSession, permission: str) -> None:
@@ -160,7 +169,7 @@ def reply(
     message; SMS goes through `parley.outreach.send.send_sms` (opt-out and quiet hours applied).
     Replying to a conversation nobody holds claims it first."""
     require(actor, "reply")
-    body = text.strip()
+    body = canned.expand(session, text).strip()
     if not body or len(body) > MAX_REPLY:
         raise InvalidRequest("invalid_reply", f"A reply needs 1 to {MAX_REPLY} characters.")
     conversation = claim(session, actor, conversation_id)
@@ -171,6 +180,7 @@ def reply(
         sender=Sender.AGENT,
         text=cleaned.text,
         redacted=cleaned.changed,
+        sender_name=display_name(session, actor),
     )
     session.add(message)
     session.flush()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -65,6 +65,8 @@ class ChatUpdate:
     messages: list[tuple[int, str]]
     status: ConversationStatus
     last_id: int
+    # The team member's name on each agent message that has one (shown by the widget).
+    names: dict[int, str] = field(default_factory=dict)
 
 
 def chat_updates(session: Session, conversation_id: str, after_id: int | None) -> ChatUpdate:
@@ -78,7 +80,7 @@ def chat_updates(session: Session, conversation_id: str, after_id: int | None) -
         )
         return ChatUpdate([], conversation.status, int(latest or 0))
     rows = session.execute(
-        select(Message.id, Message.text)
+        select(Message.id, Message.text, Message.sender_name)
         .where(
             Message.conversation_id == conversation_id,
             Message.id > after_id,
@@ -87,8 +89,9 @@ def chat_updates(session: Session, conversation_id: str, after_id: int | None) -
         .order_by(Message.id)
     ).all()
     messages = [(int(row[0]), str(row[1])) for row in rows]
+    names = {int(row[0]): str(row[2]) for row in rows if row[2]}
     last_id = messages[-1][0] if messages else after_id
-    return ChatUpdate(messages, conversation.status, last_id)
+    return ChatUpdate(messages, conversation.status, last_id, names)
 
 
 def read_chat_updates(

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, alias="PARLEY_MAX_BODY_BYTES")
     max_upload_bytes: int = Field(200 * 1_048_576, ge=1024, alias="PARLEY_MAX_UPLOAD_BYTES")
     policies_path: Path = Field(ROOT / "config" / "policies.yml", alias="PARLEY_POLICIES")
+    # The console's queue: per-reason response targets and round-robin assignment (SPEC §15).
+    queue_config_path: Path = Field(ROOT / "config" / "queue.yml", alias="PARLEY_QUEUE_CONFIG")
     widget_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
         alias="PARLEY_WIDGET_ORIGINS",

@@ -68,6 +68,12 @@ class Kind(StrEnum):
     CONSOLE_HAND_BACK = "console.hand_back"
     CONSOLE_CLOSE = "console.close"
     CONSOLE_EXPORT = "console.export"
+    CONSOLE_ASSIGN = "console.assign"
+    CANNED_REPLY_SAVED = "console.canned_saved"
+    CANNED_REPLY_DELETED = "console.canned_deleted"
+    USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an event name
 
 
 SYSTEM = "system"

@@ -4,7 +4,7 @@ the split. (Not named `models`: that name is for trained Rasa models, kept out o
 
 from parley.tables.accounts import Account
 from parley.tables.base import Base, TimestampMixin, UTCDateTime, new_id, utcnow
-from parley.tables.console import ConsoleSession, Note, Role, User
+from parley.tables.console import CannedReply, ConsoleSession, Note, Role, User
 from parley.tables.conversations import (
     Channel,
     Conversation,
@@ -70,6 +70,7 @@ __all__ = [
     "Actor",
     "AuditEvent",
     "Base",
+    "CannedReply",
     "Channel",
     "ChargeStatus",
     "ConsoleSession",

@@ -30,6 +30,8 @@ class User(TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(EnumText(Role, 16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None]
+    # The name debtors see on this user's replies ("Sam"); the username when blank.
+    display_name: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConsoleSession(Base):
@@ -59,3 +61,15 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class CannedReply(TimestampMixin, Base):
+    """A saved reply an agent inserts by typing `/shortcut` in the reply box (SPEC §15);
+    supervisors manage them."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(32), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

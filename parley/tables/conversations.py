@@ -88,6 +88,8 @@ class Message(Base):
     redacted: Mapped[bool] = mapped_column(Boolean, default=False)
     external_id: Mapped[str | None] = mapped_column(String(64))
     delivery_status: Mapped[str | None] = mapped_column(String(32))
+    # The team member's name as the debtor saw it on an agent reply (kept as sent, SPEC §9).
+    sender_name: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -39,7 +39,11 @@ class Escalation(TimestampMixin, Base):
 
     __tablename__ = "escalations"
     # The queue reads open escalations by status, ordered by priority then age.
-    __table_args__ = (Index("ix_escalations_queue", "status", "priority", "created_at"),)
+    # "Mine" and "unassigned" filters and the round-robin's load count read by assignee.
+    __table_args__ = (
+        Index("ix_escalations_queue", "status", "priority", "created_at"),
+        Index("ix_escalations_assigned", "assigned_user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)

@@ -137,7 +137,8 @@ def test_queue_claim_reply_note_and_transcript(
     conversation_id = dispute(committed_factory)
     csrf = login(client, "agent1")
     queue = client.get("/console/queue/rows")
-    assert conversation_id in queue.text and "dispute" in queue.text and "not_mine" in queue.text
+    assert conversation_id in queue.text and "Dispute" in queue.text and "(not mine)" in queue.text
+    assert "not_mine" not in queue.text, "codes are shown as words"
     page = client.get(f"/console/conversations/{conversation_id}")
     assert "this is not my debt" in page.text
     assert "dispute 0.93" in page.text, "the bot's understanding is shown per turn"

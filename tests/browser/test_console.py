@@ -80,15 +80,15 @@ def test_dispute_appears_live_and_agent_reply_reaches_the_chat(
 
     row = agent.locator(f"tr.queue-item[data-conversation='{session_id}']")
     expect(row).to_be_visible(timeout=10_000)
-    expect(row).to_contain_text("dispute")
-    expect(row).to_contain_text("not_mine")
+    expect(row).to_contain_text("Dispute")
+    expect(row).to_contain_text("not mine")  # words, never the code `not_mine`
     assert agent.evaluate("window.__noReload") is True, "the queue updated without a reload"
 
     row.locator("a").click()
     expect(agent.locator("#transcript")).to_contain_text("this is not my debt")
     expect(agent.locator("#transcript .nlu").last).to_contain_text("dispute")
     agent.click("#claim")
-    expect(agent.locator("#conversation-status")).to_have_text("human")
+    expect(agent.locator("#conversation-status")).to_have_attribute("data-status", "human")
     reply = "Hi, this is Sam from the disputes team. I'm looking into it now."
     agent.fill("#reply-text", reply)
     agent.click("#reply-form button[type=submit]")

@@ -4,7 +4,7 @@ verification and the balance by typing and by quick replies, a reload and a seco
 the conversation, an agent's reply arriving live over the WebSocket, the origin allowlist,
 portal tokens, an axe-core accessibility check, and a phone-sized viewport.
 
-Each test that talks about an account uses its own (WID-1 … WID-5 in tests/e2e/accounts.csv).
+Each test that talks about an account uses its own (WID-1 … WID-8 in tests/e2e/accounts.csv).
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def test_an_agents_reply_from_the_console_arrives_live(
     log_in(agent, console_user("agent"))
     agent.goto(f"/console/conversations/{session_id}")
     agent.click("#claim")
-    expect(agent.locator("#conversation-status")).to_have_text("human")
+    expect(agent.locator("#conversation-status")).to_have_attribute("data-status", "human")
     reply = "Hi Wren, this is Sam from the accounts team."
     agent.fill("#reply-text", reply)
     agent.click("#reply-form button[type=submit]")
@@ -380,3 +380,129 @@ def test_phone_sized_viewport_shows_the_input(
     assert panel is not None
     assert panel["width"] == pytest.approx(width, abs=1)
     assert panel["height"] == pytest.approx(height, abs=1)
+
+
+def test_answered_quick_replies_stay_visible_but_cannot_be_pressed_again(
+    sites: dict[str, str], new_context: Callable[..., BrowserContext]
+) -> None:
+    page = open_page(new_context(), sites["allowed"])
+    open_chat(page)
+    log = chat_log(page)
+    say(page, "Wetherby 06/07/1987 30306")
+    expect(log).to_contain_text("you're verified")
+    offered = page.get_by_role("group", name="Quick replies")
+    offered.get_by_role("button", name="My balance").click()
+    expect(log).to_contain_text("Your balance is $470.00")
+    answered = page.get_by_role("group", name="Choices already answered").first
+    chosen = answered.get_by_role("button", name="My balance")
+    expect(chosen).to_be_disabled()
+    expect(chosen).to_have_attribute("aria-pressed", "true")
+    for button in answered.get_by_role("button").all():
+        expect(button).to_be_disabled()
+    debtor_lines = log.locator(".msg.debtor")
+    expect(debtor_lines).to_have_count(2)
+    chosen.click(force=True)  # a disabled button does nothing, even when clicked
+    expect(debtor_lines).to_have_count(2)
+    # After a reload the old choices are still shown, still answered.
+    page.reload()
+    expect(chat_log(page)).to_contain_text("Your balance is $470.00")
+    expect(
+        page.get_by_role("group", name="Choices already answered").first.get_by_role(
+            "button", name="My balance"
+        )
+    ).to_be_disabled()
+
+
+def test_closed_conversation_offers_a_new_chat_and_names_the_agent(
+    sites: dict[str, str],
+    new_context: Callable[..., BrowserContext],
+    new_page: Callable[[], Page],
+    console_user: Callable[[str], str],
+    stack: Stack,
+) -> None:
+    page = open_page(new_context(), sites["allowed"])
+    open_chat(page)
+    log = chat_log(page)
+    say(page, "Whitlock 06/08/1988 30306")
+    expect(log).to_contain_text("you're verified")
+    say(page, "i want to talk to a person")
+    expect(log).to_contain_text("team member")
+    first_session = stored_session(page, stack.api_url)
+    assert first_session
+
+    supervisor = new_page()
+    name = console_user("supervisor")
+    log_in(supervisor, name)
+    supervisor.goto(f"/console/conversations/{first_session}")
+    supervisor.click("#claim")
+    supervisor.fill("#reply-text", "Hi Wes, I can help with that.")
+    supervisor.click("#reply-form button[type=submit]")
+    agent_line = log.locator(".msg.agent")
+    expect(agent_line).to_contain_text("Hi Wes, I can help with that.")
+    expect(agent_line.locator(".who")).to_have_text(f"{name} · Team member")
+    supervisor.goto(f"/console/conversations/{first_session}")
+    supervisor.select_option("#outcome", "resolved")
+    supervisor.click("#close")
+
+    # The close arrives live: the widget says so and offers a fresh conversation.
+    expect(page.get_by_role("status")).to_have_text("This conversation is closed.")
+    new_chat = log.get_by_role("button", name="Start a new chat")
+    expect(new_chat).to_be_visible()
+    new_chat.click()
+    expect(log).to_contain_text("verify your identity")
+    expect(log).not_to_contain_text("Hi Wes")
+    second = stored_session(page, stack.api_url)
+    assert second and second != first_session
+    say(page, "Whitlock 06/08/1988 30306")
+    expect(log).to_contain_text("you're verified")
+    page.reload()
+    expect(chat_log(page)).to_contain_text("you're verified")
+    assert stored_session(page, stack.api_url) == second
+
+
+@pytest.mark.parametrize("size", ["1440x900", "1024x768", "375x667"])
+def test_widget_screenshots_and_axe_at_each_size(
+    size: str, sites: dict[str, str], new_context: Callable[..., BrowserContext]
+) -> None:
+    width, height = (int(part) for part in size.split("x"))
+    phone = width < 480
+    context = new_context(
+        viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
+    )
+    page = open_page(context, sites["allowed"])
+    open_chat(page)
+    log = chat_log(page)
+    say(page, "Yardley 06/05/1985 30306")
+    expect(log).to_contain_text("you're verified")
+    page.get_by_role("group", name="Quick replies").get_by_role("button", name="My balance").click()
+    expect(log).to_contain_text("Your balance is")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"widget-{size}.png"))
+    overflow = page.evaluate("document.documentElement.scrollWidth") <= width
+    assert overflow, "no horizontal scrolling"
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => (await axe.run(document)).violations.map(v => ({id: v.id,
+             impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
+    )
+    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
+
+
+def test_demo_page_looks_like_the_widget_and_passes_axe(
+    new_page: Callable[[], Page],
+) -> None:
+    page = new_page()
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto("/demo")
+    expect(page.locator("#log .msg").first).to_be_visible()
+    header = page.locator(".chat header")
+    expect(header).to_be_visible()
+    assert header.evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(29, 78, 216)"
+    expect(page.locator("#log .msg.bot").first).to_have_attribute("data-at", re.compile(r"\d:\d\d"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "demo-1024x768.png"))
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document)).violations.map(v => ({id: v.id, impact: v.impact}))"
+    )
+    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.console import users
+from parley.console.users import LoginSession
+from parley.core.errors import Forbidden
 from parley.tables import ConsoleSession, User, utcnow
 
 PASSWORD = "correct horse battery"
@@ -90,3 +92,29 @@ def test_api_token_only_for_active_admins(session_factory: sessionmaker[Session]
             users.user_for_api_token(session, "t" * 40, users.api_token_for(secret, "root")) is None
         )
         assert users.user_for_api_token(session, secret, "root.deadbeef") is None
+
+
+def test_admin_lists_creates_disables_and_resets(session: Session) -> None:
+    admin_user = users.create_user(session, "adm-x", "a long enough password", "admin")
+    admin = LoginSession(admin_user.id, admin_user.username, admin_user.role, "")
+    agent = users.create_user_as(session, admin, "agent-x", "another long password", "agent", "Sam")
+    assert agent.display_name == "Sam"
+    token = users.start_session(session, agent)
+    assert users.load_session(session, token) is not None
+    users.set_active(session, admin, "agent-x", active=False)
+    assert users.load_session(session, token) is None, "a disabled user's session ends at once"
+    assert users.authenticate(session, "agent-x", "another long password") is None
+    users.set_active(session, admin, "agent-x", active=True)
+    users.reset_password(session, admin, "agent-x", "a brand new password")
+    assert users.authenticate(session, "agent-x", "another long password") is None
+    assert users.authenticate(session, "agent-x", "a brand new password") is not None
+    with pytest.raises(users.UserError):
+        users.reset_password(session, admin, "agent-x", "short")
+    with pytest.raises(users.UserError):
+        users.set_active(session, admin, "adm-x", active=False)
+    plain = LoginSession(agent.id, agent.username, agent.role, "")
+    with pytest.raises(Forbidden):
+        users.set_active(session, plain, "adm-x", active=False)
+    with pytest.raises(Forbidden):
+        users.create_user_as(session, plain, "sneaky", "a long enough password", "admin")
+    assert [u.username for u in users.list_users(session)][:2] == ["adm-x", "agent-x"]
