@@ -15,6 +15,7 @@ from api.console_auth import current_login
 from api.deps import get_state
 from api.routes import chat, chat_ws, console, console_api, demo, docs, health, live, sms, widget
 from api.routes import payments as payments_routes
+from api.routes import unsubscribe as unsubscribe_routes
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
 from parley.conversations.bot_client import RasaRestClient
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demo.router)
     app.include_router(live.router)
     app.include_router(sms.router)
+    app.include_router(unsubscribe_routes.router)
     app.include_router(console.router)
     app.include_router(console_api.router)
     app.include_router(payments_routes.router)

@@ -33,6 +33,7 @@ from parley.tables.negotiation import (
     PromiseStatus,
 )
 from parley.tables.outreach import (
+    EmailOptOut,
     OptOutSource,
     OutboundKind,
     OutboundMessage,
@@ -71,6 +72,7 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Direction",
+    "EmailOptOut",
     "Escalation",
     "EscalationReason",
     "EscalationStatus",
