@@ -53,6 +53,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The narrower columns cannot hold email rows; an email row without its table means nothing.
+    op.execute("DELETE FROM outbound_messages WHERE channel = 'email'")
     with op.batch_alter_table("outbound_messages") as batch:
         batch.drop_constraint(op.f("uq_outbound_messages_idempotency_key"), type_="unique")
         batch.drop_column("idempotency_key")

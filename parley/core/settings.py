@@ -11,13 +11,14 @@ from email.headerregistry import Address
 from email.policy import default as email_policy
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from parley.email.smtp_url import parse_smtp_url
+if TYPE_CHECKING:
+    from parley.email.smtp_url import SmtpConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
@@ -253,6 +254,13 @@ class Settings(BaseSettings):
                     "PARLEY_STRIPE_API_BASE must be an https:// (or loopback) URL in production"
                 )
         return self
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """Imported here, not at the top: `parley.email` imports these settings."""
+    from parley.email.smtp_url import parse_smtp_url as parse
+
+    return parse(url)
 
 
 def _private_transport(url: str) -> bool:
