@@ -30,6 +30,7 @@ from parley.tables import (
 from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, Relay, SmtpServer, email_settings
 from tests.support.accounts import make_account
 
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 UTC = timezone.utc
 NOW = datetime(2025, 6, 10, 18, 0, tzinfo=UTC)
 TO = "maria.garcia@example.com"
