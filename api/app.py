@@ -32,6 +32,7 @@ from api.routes import payments as payments_routes
 from api.routes.console_accounts import router as console_accounts_router
 from api.routes.console_dashboard import router as console_dashboard_router
 from api.routes.console_exports import router as console_exports_router
+from api.routes import unsubscribe as unsubscribe_routes
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
 from parley.console.queue import load_queue_config
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demo.router)
     app.include_router(live.router)
     app.include_router(sms.router)
+    app.include_router(unsubscribe_routes.router)
     app.include_router(console.router)
     app.include_router(console_dashboard_router)
     app.include_router(console_accounts_router)

@@ -6,13 +6,19 @@ safe on a developer's machine are refused at start-up instead of being discovere
 
 from __future__ import annotations
 
+import re
+from email.headerregistry import Address
+from email.policy import default as email_policy
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from parley.email.smtp_url import SmtpConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
@@ -20,6 +26,7 @@ VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
 DEV_PORTAL_TOKEN_SECRET = "dev-insecure-portal-token-secret-change-me"  # noqa: S105 - local mode
 DEV_RASA_TOKEN = "dev-insecure-rasa-token-change-me"  # noqa: S105 - refused in production
 DEV_COLLECTOR_ADDRESS = "(demo address - set PARLEY_COLLECTOR_ADDRESS) 1 Example Way, Springfield"
+_EMAIL = re.compile(r"^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+\Z")
 
 
 class Settings(BaseSettings):
@@ -29,6 +36,9 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
         extra="ignore",
         populate_by_name=True,
+        # A refused setting is reported by name and reason only: the input can hold passwords
+        # (PARLEY_SMTP_URL) and secrets, and start-up errors end up in logs.
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "test", "production"] = Field("development", alias="PARLEY_ENV")
@@ -101,6 +111,18 @@ class Settings(BaseSettings):
     # one SMS may use before the replies of a turn are split into several.
     sms_opt_out_text: str = Field("Reply STOP to opt out", alias="PARLEY_SMS_OPT_OUT_TEXT")
     sms_max_segments: int = Field(3, ge=1, le=10, alias="PARLEY_SMS_MAX_SEGMENTS")
+    # Email (SPEC §14, docs/email.md): smtp://user:pass@host:port, smtps://... (implicit TLS) or
+    # smtp://...?starttls=true. Unset: email goes to the local outbox (not in production).
+    smtp_url: str | None = Field(None, alias="PARLEY_SMTP_URL")
+    smtp_timeout_seconds: float = Field(20.0, gt=0, le=300, alias="PARLEY_SMTP_TIMEOUT")
+    # The From header ("Name <address>" or an address); needed with an SMTP URL.
+    email_from: str | None = Field(None, alias="PARLEY_EMAIL_FROM")
+    # Unset: email is on in local mode (the outbox) and, in production, exactly when
+    # PARLEY_SMTP_URL is set. True in production without an SMTP URL is refused at start-up.
+    email_enabled: bool | None = Field(None, alias="PARLEY_EMAIL_ENABLED")
+    # An inbox that acts on unsubscribe requests, offered as the List-Unsubscribe mailto: next to
+    # the https link. Unset: only the link (replies by email are not read, SPEC §14).
+    email_unsubscribe_mailto: str | None = Field(None, alias="PARLEY_EMAIL_UNSUBSCRIBE_MAILTO")
     # How often the background job sends deferred messages; 0 disables it in this process.
     jobs_interval_seconds: float = Field(30.0, ge=0, alias="PARLEY_JOBS_INTERVAL_SECONDS")
     # A job's claim older than this was taken by a worker that died; the job then decides
@@ -149,6 +171,20 @@ class Settings(BaseSettings):
         )
 
     @property
+    def email_channel_enabled(self) -> bool:
+        """Whether Parley may send email at all (see `email_enabled`)."""
+        if self.email_enabled is not None:
+            return self.email_enabled
+        return self.env != "production" or self.smtp_url is not None
+
+    @property
+    def email_sender(self) -> str:
+        """The From header: the configured one, or in local mode a placeholder on localhost."""
+        if self.email_from:
+            return self.email_from
+        return str(Address(display_name=self.company_name, addr_spec="no-reply@localhost"))
+
+    @property
     def portal_secret(self) -> str | None:
         """The secret portal tokens are checked with; only local mode has a fallback."""
         if self.portal_token_secret or self.env == "production":
@@ -190,6 +226,54 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _valid_smtp_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_smtp_url(value)  # raises SmtpUrlError (a ValueError) naming the problem
+        return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _valid_email_from(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "\r" in value or "\n" in value:
+            raise ValueError("PARLEY_EMAIL_FROM may not contain line breaks")
+        header = email_policy.header_factory("From", value)
+        addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
+        if header.defects or len(addresses) != 1 or not _EMAIL.match(addresses[0].addr_spec):
+            raise ValueError(
+                "PARLEY_EMAIL_FROM must be an address or 'Name <address>', e.g. "
+                "'Parley Recovery Services <collections@example.com>'"
+            )
+        return value
+
+    @field_validator("email_unsubscribe_mailto")
+    @classmethod
+    def _valid_mailto(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("PARLEY_EMAIL_UNSUBSCRIBE_MAILTO must be a plain address")
+        return value
+
+    @model_validator(mode="after")
+    def _email_configured(self) -> Settings:
+        if self.smtp_url and not self.email_from:
+            raise ValueError("PARLEY_EMAIL_FROM is needed when PARLEY_SMTP_URL is set")
+        if self.env == "production" and self.email_enabled and not self.smtp_url:
+            raise ValueError(
+                "PARLEY_EMAIL_ENABLED is true but PARLEY_SMTP_URL is not set: production has "
+                "no outbox; set the SMTP URL or PARLEY_EMAIL_ENABLED=false"
+            )
+        if self.env == "production" and self.smtp_url:
+            smtp = parse_smtp_url(self.smtp_url)
+            if not smtp.encrypted and not smtp.loopback:
+                raise ValueError(
+                    "PARLEY_SMTP_URL must use smtps:// or ?starttls=true in production "
+                    "(plain SMTP only to a relay on loopback)"
+                )
+        return self
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":
@@ -216,6 +300,13 @@ class Settings(BaseSettings):
                     "PARLEY_STRIPE_API_BASE must be an https:// (or loopback) URL in production"
                 )
         return self
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """Imported here, not at the top: `parley.email` imports these settings."""
+    from parley.email.smtp_url import parse_smtp_url as parse
+
+    return parse(url)
 
 
 def _private_transport(url: str) -> bool:

@@ -35,6 +35,7 @@ from parley.tables.negotiation import (
     PromiseStatus,
 )
 from parley.tables.outreach import (
+    EmailOptOut,
     OptOutSource,
     OutboundKind,
     OutboundMessage,
@@ -77,6 +78,7 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Direction",
+    "EmailOptOut",
     "Escalation",
     "EscalationReason",
     "EscalationStatus",

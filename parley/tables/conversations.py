@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class Channel(StrEnum):
     WEB = "web"
     SMS = "sms"
+    EMAIL = "email"  # outbound only: replies by email are out of scope (SPEC §14)
 
 
 class ConversationStatus(StrEnum):

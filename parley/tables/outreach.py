@@ -1,4 +1,4 @@
-"""Messages Parley initiates and the numbers that opted out (SPEC §7, §14)."""
+"""Messages Parley initiates and the numbers and addresses that opted out (SPEC §7, §14)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class OptOutSource(StrEnum):
     WRONG_NUMBER = "wrong_number"
     AGENT = "agent"
     CARRIER = "carrier"  # Twilio reported the number unsubscribed (error 21610)
+    UNSUBSCRIBE_LINK = "unsubscribe_link"  # an email's link or one-click header (RFC 8058)
 
 
 class OutboundKind(StrEnum):
@@ -49,9 +50,30 @@ class PhoneOptOut(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class EmailOptOut(Base):
+    """One row per email address Parley has mailed: its unsubscribe token, and whether it opted
+    out (`parley.email.optout`). The row is written before the first email so the token in that
+    email's link already resolves; `opted_out` starts False."""
+
+    __tablename__ = "email_opt_outs"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # normalised, lower case
+    # The unsubscribe link's token: an HMAC of the address, stored so links already sent keep
+    # working when the secret key is rotated.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[OptOutSource | None] = mapped_column(EnumText(OptOutSource, 32))
+    detail: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class OutboundMessage(Base):
     """A message Parley initiates (not a webhook reply): queued, deferred by quiet hours, sent
-    through Twilio or the local outbox, or blocked by an opt-out. Survives restarts."""
+    through Twilio, SMTP or the local outbox, or blocked by an opt-out. Survives restarts.
+
+    Email rows (`channel=email`) also carry a subject and the caller's idempotency key (one row,
+    and at most one send, per key); their `provider_id` is the Message-ID."""
 
     __tablename__ = "outbound_messages"
     __table_args__ = (Index("ix_outbound_messages_due", "status", "send_after"),)
@@ -60,7 +82,8 @@ class OutboundMessage(Base):
     conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     channel: Mapped[Channel] = mapped_column(EnumText(Channel, 8), default=Channel.SMS)
-    to: Mapped[str] = mapped_column(String(20))
+    to: Mapped[str] = mapped_column(String(320))  # E.164 number or email address
+    subject: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[OutboundKind] = mapped_column(EnumText(OutboundKind, 16))
     status: Mapped[OutboundStatus] = mapped_column(
@@ -68,9 +91,10 @@ class OutboundMessage(Base):
     )
     send_after: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
-    provider_id: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(255))
     delivery_status: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
