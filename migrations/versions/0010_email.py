@@ -7,7 +7,7 @@
 - outbound_messages.idempotency_key: unique; one row and at most one send per key
 
 Revision ID: 0010
-Revises: 0009 (the integrator re-chains it after 0009)
+Revises: 0009
 Create Date: 2026-12-01
 """
 
