@@ -14,25 +14,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.console_auth import current_login
 from api.deps import get_state
 from api.routes import (
+    admin_api,
     chat,
     chat_ws,
     console,
+    console_admin,
     console_api,
     demo,
     docs,
     documents,
-    admin_api,
-    console_admin,
     health,
     live,
     sms,
     widget,
 )
 from api.routes import payments as payments_routes
+from api.routes import unsubscribe as unsubscribe_routes
 from api.routes.console_accounts import router as console_accounts_router
 from api.routes.console_dashboard import router as console_dashboard_router
 from api.routes.console_exports import router as console_exports_router
-from api.routes import unsubscribe as unsubscribe_routes
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
 from parley.console.queue import load_queue_config

@@ -148,9 +148,6 @@ class Settings(BaseSettings):
         "{company} is a debt collector.", alias="PARLEY_COLLECTOR_STATEMENT"
     )
     promise_grace_days: int = Field(2, ge=0, le=30, alias="PARLEY_PROMISE_GRACE_DAYS")
-    # The page outreach messages send debtors to (a portal page with the widget); unset: the
-    # API's own demo page.
-    chat_url: str | None = Field(None, alias="PARLEY_CHAT_URL")
     # Portal sign-in for the web chat (SPEC §4, docs/widget.md): the HS256 secret portals sign
     # tokens with, and the `aud` claim they must carry when set. Unset: portal tokens are refused
     # (local mode falls back to a development secret so the demo portal page works).

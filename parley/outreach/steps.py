@@ -352,7 +352,7 @@ def context_for(
         "company": settings.company_name,
         "company_contact": settings.company_contact,
         "first_name": account.first_name,
-        "chat_url": settings.chat_url or f"{settings.public_url.rstrip('/')}/demo",
+        "chat_url": settings.debtor_chat_url or f"{settings.public_url.rstrip('/')}/demo",
         "balance": format_cents(max(account.balance_cents, 0)),
         "creditor": account.creditor,
     }
