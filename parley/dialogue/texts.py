@@ -319,3 +319,10 @@ PRE_VERIFICATION: tuple[str, ...] = (
     CHOICE_TITLE["wrong_number"],
     HUMAN["title"],
 )
+
+# Offered right after the disclosure (SPEC §14): what the debt is, the amount, and the debtor's
+# right to dispute it, as a page they can keep.
+VALIDATION_NOTICE = (
+    "Here is your validation notice to keep: it says what this debt is, how much is owed and how "
+    "to dispute it. You have until {date} to dispute it. {url}"
+)
