@@ -16,6 +16,7 @@ from parley.core.dates import long_date
 from parley.core.money import format_cents
 from parley.dialogue import texts
 from parley.dialogue.turn import Turn
+from parley.documents.links import agreement_url
 from parley.documents.overshadowing import dispute_right_sentence
 from parley.negotiation import dialogue, wording
 from parley.negotiation.agreements import plan_proposal
@@ -256,6 +257,8 @@ def say(turn: Turn, outcome: dialogue.Turn) -> None:
     elif kind == "agreed" and outcome.plan is not None:
         plan = outcome.plan
         turn.say(_with_dispute_right(turn, plan_proposal(plan), wording.confirmation_text(plan)))
+        # The written agreement the debtor can keep (SPEC §14), linked with the confirmation.
+        turn.say(texts.AGREEMENT_LINK.format(url=agreement_url(turn.settings, plan)))
         turn.say(texts.AGREED_NEXT, [texts.HUMAN])
         if outcome.payment_link:
             turn.say(outcome.payment_link)

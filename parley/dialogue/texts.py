@@ -326,3 +326,6 @@ VALIDATION_NOTICE = (
     "Here is your validation notice to keep: it says what this debt is, how much is owed and how "
     "to dispute it. You have until {date} to dispute it. {url}"
 )
+
+# With the confirmation of an agreed plan or settlement (SPEC §14).
+AGREEMENT_LINK = "Your written agreement, to read, print or save: {url}"

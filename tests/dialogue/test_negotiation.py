@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.core.dates import long_date
 from parley.dialogue import texts
+from parley.documents.links import read_token
 from parley.tables import Account, Installment, PaymentPlan, Promise, utcnow
 from tests.support.dialogue import Talk, verify
 
@@ -80,6 +81,10 @@ def test_an_accepted_counteroffer_is_stored_only_after_a_yes_to_its_summary(
     assert any("/pay/" in s for s in said)
     [plan] = plans(db)
     assert plan.total_cents == 121950
+    # The written agreement is linked with the confirmation, and its link names this plan.
+    [agreement] = [s for s in said if "/documents/agreement/" in s]
+    token = agreement.rsplit("/", 1)[-1]
+    assert read_token(t.settings, "agreement", token) == plan.id
 
 
 def test_a_yes_after_another_topic_shows_the_summary_again(
