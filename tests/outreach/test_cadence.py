@@ -162,3 +162,42 @@ def test_a_broken_promise_is_followed_up_and_a_kept_one_is_not(
     ]
     ((to, body, _),) = transport.sent
     assert to == "+14155550112" and "$200.00" in body and "Jun 13" in body
+
+
+def test_two_workers_send_each_step_once(committed_factory: sessionmaker[Session]) -> None:
+    """Two engines in two threads over the same due first contacts (PostgreSQL: SKIP LOCKED
+    claims; SQLite: conditional claims): every debtor gets exactly one text."""
+    import threading
+
+    clock = ManualClock(datetime(2025, 6, 10, 17, 0, tzinfo=UTC))  # 10:00 in San Francisco
+    transport = Recorder(clock)
+    with committed_factory.begin() as session:
+        for n in range(30):
+            session.add(
+                make_account(
+                    account_ref=f"TW-{n}", phone=f"+1415555{n:04d}", contact_consent=["sms"]
+                )
+            )
+    small = SETTINGS.model_copy(update={"job_batch_size": 4})
+    engines = [
+        make_engine(
+            committed_factory,
+            small,
+            clock=clock,
+            services={"sms_transport": transport},
+            worker_id=f"w{i}",
+        )
+        for i in range(2)
+    ]
+    threads = [threading.Thread(target=engine.run_until_idle) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    phones = [to for to, _, _ in transport.sent]
+    assert sorted(phones) == sorted(f"+1415555{n:04d}" for n in range(30))
+    with committed_factory() as session:
+        sent = session.scalars(
+            select(OutreachEvent.step_key).where(OutreachEvent.outcome == "sent")
+        ).all()
+    assert len(sent) == len(set(sent)) == 30
