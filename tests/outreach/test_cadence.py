@@ -201,3 +201,59 @@ def test_two_workers_send_each_step_once(committed_factory: sessionmaker[Session
             select(OutreachEvent.step_key).where(OutreachEvent.outcome == "sent")
         ).all()
     assert len(sent) == len(set(sent)) == 30
+
+
+def test_a_declined_charge_is_followed_up_with_one_fresh_link(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from parley.tables import Installment, InstallmentCharge, PaymentLink, PaymentPlan
+
+    start = datetime(2025, 6, 10, 5, 0, tzinfo=UTC)  # 22:00 in San Francisco
+    clock = ManualClock(start)
+    transport = Recorder(clock)
+    with session_factory.begin() as session:
+        account = make_account(account_ref="MISS-1", phone="+14155550177")
+        session.add(account)
+        session.flush()
+        plan = PaymentPlan(
+            account_id=account.id,
+            kind="installments",
+            status="active",
+            total_cents=40000,
+            balance_at_agreement_cents=40000,
+            policy_name="default",
+            timezone="America/Los_Angeles",
+            agreed_at=start - timedelta(days=30),
+        )
+        session.add(plan)
+        session.flush()
+        installment = Installment(
+            plan_id=plan.id, sequence=1, due_date=date(2025, 6, 9), amount_cents=20000
+        )
+        session.add_all(
+            [
+                installment,
+                Installment(
+                    plan_id=plan.id, sequence=2, due_date=date(2025, 7, 9), amount_cents=20000
+                ),
+            ]
+        )
+        session.flush()
+        session.add(
+            InstallmentCharge(
+                installment_id=installment.id, attempt=1, idempotency_key="k-1", status="failed"
+            )
+        )
+    engine = make_engine(
+        session_factory, SETTINGS, clock=clock, services={"sms_transport": transport}
+    )
+    engine.run_until_idle()
+    clock.advance(days=1)  # 22:00 again: quiet hours hold it until 08:00
+    engine.run_until_idle()
+    assert transport.sent == []
+    clock.advance(hours=10)  # 08:00 Pacific
+    engine.run_until_idle()
+    ((_, body, _),) = [s for s in transport.sent if "did not go through" in s[1]]
+    with session_factory() as session:
+        links = session.scalars(select(PaymentLink)).all()
+    assert len(links) == 1 and links[0].url in body and "$200.00" in body
