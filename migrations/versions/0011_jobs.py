@@ -77,7 +77,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_outreach_events_account_id_accounts")
         ),
-        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_outreach_events_job_id_jobs")),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name=op.f("fk_outreach_events_job_id_jobs")
+        ),
         sa.ForeignKeyConstraint(
             ["outbound_id"],
             ["outbound_messages.id"],

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parley.outreach import quiet_hours
@@ -156,15 +156,3 @@ def check(
         except quiet_hours.NoAllowedTime:
             return Decision(False, "no_convenient_time")
     return frequency(session, rules, account, channel, now)
-
-
-def count_sent(session: Session, account_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count(OutreachEvent.id)).where(
-                OutreachEvent.account_id == account_id,
-                OutreachEvent.outcome == OutreachOutcome.SENT,
-            )
-        )
-        or 0
-    )

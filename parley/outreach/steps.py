@@ -378,11 +378,6 @@ def context_for(
             due_date=f"{installment.due_date:%b} {installment.due_date.day}",
             plan_id=str(plan.id),
         )
-        if step == "missed_payment":
-            from parley.payments.links import create_link
-
-            link = create_link(session, settings, plan)
-            fields["payment_url"] = link.url
     elif step == "broken_promise":
         promise = session.get(Promise, int(job.payload.get("promise_id", 0)))
         if promise is None or promise.status != PromiseStatus.BROKEN:
@@ -472,6 +467,13 @@ def run_step(context: JobContext, job: JobView) -> Result:
             _event(session, account, job, OutreachOutcome.BLOCKED, now, decision.reason)
             return Done(f"blocked: {decision.reason}")
         assert step_config is not None and channel is not None and address
+        if step == "missed_payment":
+            # A fresh link, made only once the step may go (not at every quiet-hours retry).
+            from parley.payments.links import create_link
+
+            installment = session.get(Installment, int(job.payload.get("installment_id", 0)))
+            assert installment is not None
+            fields["payment_url"] = create_link(session, settings, installment.plan).url
         template = templates[step_config.template]
         text = content.with_collector_statement(render(template.text, fields), settings)
         subject = render(template.subject, fields)

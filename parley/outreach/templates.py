@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 # Fields a first-contact (or no-reply follow-up) message may use: nothing about the debt.
@@ -35,7 +35,7 @@ _ENV = SandboxedEnvironment(
 
 
 @lru_cache(maxsize=256)
-def _compiled(source: str):  # type: ignore[no-untyped-def]
+def _compiled(source: str) -> Template:
     return _ENV.from_string(source)
 
 

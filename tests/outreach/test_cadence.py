@@ -162,3 +162,98 @@ def test_a_broken_promise_is_followed_up_and_a_kept_one_is_not(
     ]
     ((to, body, _),) = transport.sent
     assert to == "+14155550112" and "$200.00" in body and "Jun 13" in body
+
+
+def test_two_workers_send_each_step_once(committed_factory: sessionmaker[Session]) -> None:
+    """Two engines in two threads over the same due first contacts (PostgreSQL: SKIP LOCKED
+    claims; SQLite: conditional claims): every debtor gets exactly one text."""
+    import threading
+
+    clock = ManualClock(datetime(2025, 6, 10, 17, 0, tzinfo=UTC))  # 10:00 in San Francisco
+    transport = Recorder(clock)
+    with committed_factory.begin() as session:
+        for n in range(30):
+            session.add(
+                make_account(
+                    account_ref=f"TW-{n}", phone=f"+1415555{n:04d}", contact_consent=["sms"]
+                )
+            )
+    small = SETTINGS.model_copy(update={"job_batch_size": 4})
+    engines = [
+        make_engine(
+            committed_factory,
+            small,
+            clock=clock,
+            services={"sms_transport": transport},
+            worker_id=f"w{i}",
+        )
+        for i in range(2)
+    ]
+    threads = [threading.Thread(target=engine.run_until_idle) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    phones = [to for to, _, _ in transport.sent]
+    assert sorted(phones) == sorted(f"+1415555{n:04d}" for n in range(30))
+    with committed_factory() as session:
+        sent = session.scalars(
+            select(OutreachEvent.step_key).where(OutreachEvent.outcome == "sent")
+        ).all()
+    assert len(sent) == len(set(sent)) == 30
+
+
+def test_a_declined_charge_is_followed_up_with_one_fresh_link(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from parley.tables import Installment, InstallmentCharge, PaymentLink, PaymentPlan
+
+    start = datetime(2025, 6, 10, 5, 0, tzinfo=UTC)  # 22:00 in San Francisco
+    clock = ManualClock(start)
+    transport = Recorder(clock)
+    with session_factory.begin() as session:
+        account = make_account(account_ref="MISS-1", phone="+14155550177")
+        session.add(account)
+        session.flush()
+        plan = PaymentPlan(
+            account_id=account.id,
+            kind="installments",
+            status="active",
+            total_cents=40000,
+            balance_at_agreement_cents=40000,
+            policy_name="default",
+            timezone="America/Los_Angeles",
+            agreed_at=start - timedelta(days=30),
+        )
+        session.add(plan)
+        session.flush()
+        installment = Installment(
+            plan_id=plan.id, sequence=1, due_date=date(2025, 6, 9), amount_cents=20000
+        )
+        session.add_all(
+            [
+                installment,
+                Installment(
+                    plan_id=plan.id, sequence=2, due_date=date(2025, 7, 9), amount_cents=20000
+                ),
+            ]
+        )
+        session.flush()
+        session.add(
+            InstallmentCharge(
+                installment_id=installment.id, attempt=1, idempotency_key="k-1", status="failed"
+            )
+        )
+    engine = make_engine(
+        session_factory, SETTINGS, clock=clock, services={"sms_transport": transport}
+    )
+    engine.run_until_idle()
+    clock.advance(days=1)  # 22:00 again: quiet hours hold it until 08:00
+    engine.run_until_idle()
+    assert transport.sent == []
+    clock.advance(hours=10)  # 08:00 Pacific
+    engine.run_until_idle()
+    ((_, body, _),) = [s for s in transport.sent if "did not go through" in s[1]]
+    with session_factory() as session:
+        links = session.scalars(select(PaymentLink)).all()
+    assert len(links) == 1 and links[0].url in body and "$200.00" in body
