@@ -414,3 +414,19 @@ def test_the_sms_sweep_leaves_email_rows_alone(
             .all()
         )
     assert statuses == {"recorded": OutboundStatus.SCHEDULED, "stale": OutboundStatus.SENDING}
+
+
+def test_an_opt_out_by_name_stops_the_next_email(session: Session) -> None:
+    """The path a chat "stop emailing me" or an agent uses: the address in any spelling."""
+    settings = email_settings()
+    assert not optout.is_opted_out(session, TO)
+    assert optout.opt_out_address(session, settings, " Maria.Garcia@Example.com")
+    assert not optout.opt_out_address(session, settings, TO)  # already
+    assert optout.is_opted_out(session, "MARIA.GARCIA@example.com")
+    assert not optout.is_opted_out(session, "not an address")
+    row = _send(session, settings, OutboxTransport())
+    assert (row.status, row.error) == (OutboundStatus.BLOCKED, "opted_out")
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.kind == "email.opted_out"))
+    assert event.data["source"] == "request"
+    with pytest.raises(ValueError, match="email address"):
+        optout.opt_out_address(session, settings, "nobody")
