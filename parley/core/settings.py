@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     sms_max_segments: int = Field(3, ge=1, le=10, alias="PARLEY_SMS_MAX_SEGMENTS")
     # Email (SPEC §14, docs/email.md): smtp://user:pass@host:port, smtps://... (implicit TLS) or
     # smtp://...?starttls=true. Unset: email goes to the local outbox (not in production).
-    smtp_url: str | None = Field(None, alias="PARLEY_SMTP_URL")
+    smtp_url: str | None = Field(None, alias="PARLEY_SMTP_URL", repr=False)  # holds a password
     smtp_timeout_seconds: float = Field(20.0, gt=0, le=300, alias="PARLEY_SMTP_TIMEOUT")
     # The From header ("Name <address>" or an address); needed with an SMTP URL.
     email_from: str | None = Field(None, alias="PARLEY_EMAIL_FROM")

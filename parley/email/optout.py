@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
 from parley.core.settings import Settings
+from parley.email.addresses import InvalidAddress, normalize_address
 from parley.records.audit import Kind, record
 from parley.tables import Account, EmailOptOut, OptOutSource
 
@@ -66,8 +67,29 @@ def ensure_address(session: Session, settings: Settings, address: str) -> EmailO
 
 
 def is_opted_out(session: Session, address: str) -> bool:
-    row = session.get(EmailOptOut, address)
+    """Whether `address` (any spelling: it is normalised here) opted out. An address that is
+    not valid is not "opted out": `send_email` refuses it for that reason instead."""
+    try:
+        normal = normalize_address(address)
+    except InvalidAddress:
+        return False
+    row = session.get(EmailOptOut, normal)
     return row is not None and row.opted_out
+
+
+def opt_out_address(
+    session: Session,
+    settings: Settings,
+    address: str,
+    source: OptOutSource = OptOutSource.REQUEST,
+    detail: str | None = None,
+) -> bool:
+    """Opt an address out by name, for paths other than the link: a debtor's "stop emailing
+    me" in the chat, an agent in the console. False if it already was; raises
+    `InvalidAddress` for something that is not an address."""
+    return opt_out(
+        session, ensure_address(session, settings, normalize_address(address)), source, detail
+    )
 
 
 def by_token(session: Session, token: str) -> EmailOptOut | None:

@@ -164,7 +164,7 @@ def _deliver(
 ) -> OutboundMessage:
     if row.status in _DONE:
         return row
-    if row.status == OutboundStatus.FAILED and row.delivery_status == INTERRUPTED:
+    if row.status == OutboundStatus.FAILED and _interrupted(row):
         return row
     if row.status == OutboundStatus.SENDING:
         if row.sent_at is not None and row.sent_at >= stale_before(now, settings.job_lease_seconds):
@@ -217,6 +217,11 @@ def _deliver(
     session.commit()
     log.info("email %s", row.status, extra={"outbound_id": row.id, "delivery": row.delivery_status})
     return row
+
+
+def _interrupted(row: OutboundMessage) -> bool:
+    """Given up after a crash mid-send (here, or by a sweep that marks stale claims)."""
+    return row.delivery_status == INTERRUPTED or (row.error or "").startswith("interrupted")
 
 
 def _refusal(session: Session, settings: Settings, row: OutboundMessage) -> str | None:

@@ -32,6 +32,7 @@ from parley.sms.render import with_statement
 from parley.sms.twilio import UNSUBSCRIBED_RECIPIENT, SmsTransport, make_transport
 from parley.tables import (
     Account,
+    Channel,
     OptOutSource,
     OutboundKind,
     OutboundMessage,
@@ -206,6 +207,7 @@ def send_due(
         session.execute(
             update(OutboundMessage)
             .where(
+                OutboundMessage.channel == Channel.SMS,  # email rows: parley.email.send
                 OutboundMessage.status == OutboundStatus.SENDING,
                 OutboundMessage.sent_at < stale_before(now, settings.job_lease_seconds),
             )
@@ -216,6 +218,7 @@ def send_due(
             session.scalars(
                 select(OutboundMessage.id)
                 .where(
+                    OutboundMessage.channel == Channel.SMS,
                     OutboundMessage.status == OutboundStatus.SCHEDULED,
                     OutboundMessage.send_after <= now,
                 )

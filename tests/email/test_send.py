@@ -371,3 +371,62 @@ def test_two_workers_with_one_key_send_one_email(
     with committed_factory() as session:
         (row,) = session.scalars(select(OutboundMessage)).all()
         assert row.status == OutboundStatus.SENT
+
+
+def test_the_sms_sweep_leaves_email_rows_alone(
+    committed_factory: sessionmaker[Session], smtp_server: SmtpServer
+) -> None:
+    """Email rows share `outbound_messages` with SMS: the deferred-SMS job must neither send a
+    recorded email as an SMS nor mark a stale email claim failed (which would let it resend)."""
+    from parley.outreach.send import send_due
+
+    settings = email_settings(smtp_server.url)
+
+    class _NoSms:
+        def send(self, to: str, body: str) -> object:
+            raise AssertionError(f"an email row was sent as an SMS to {to}")
+
+    with committed_factory() as session:
+        for key, status in (
+            ("recorded", OutboundStatus.SCHEDULED),
+            ("stale", OutboundStatus.SENDING),
+        ):
+            session.add(
+                OutboundMessage(
+                    channel="email",
+                    to=TO,
+                    subject="s",
+                    body="b",
+                    kind=OutboundKind.COLLECTION,
+                    status=status,
+                    send_after=NOW,
+                    sent_at=NOW,
+                    idempotency_key=key,
+                )
+            )
+        session.commit()
+    later = NOW + timedelta(seconds=settings.job_lease_seconds + 60)
+    assert send_due(committed_factory, settings, transport=_NoSms(), now=later) == 0  # type: ignore[arg-type]
+    with committed_factory() as session:
+        statuses = dict(
+            session.execute(select(OutboundMessage.idempotency_key, OutboundMessage.status))
+            .tuples()
+            .all()
+        )
+    assert statuses == {"recorded": OutboundStatus.SCHEDULED, "stale": OutboundStatus.SENDING}
+
+
+def test_an_opt_out_by_name_stops_the_next_email(session: Session) -> None:
+    """The path a chat "stop emailing me" or an agent uses: the address in any spelling."""
+    settings = email_settings()
+    assert not optout.is_opted_out(session, TO)
+    assert optout.opt_out_address(session, settings, " Maria.Garcia@Example.com")
+    assert not optout.opt_out_address(session, settings, TO)  # already
+    assert optout.is_opted_out(session, "MARIA.GARCIA@example.com")
+    assert not optout.is_opted_out(session, "not an address")
+    row = _send(session, settings, OutboxTransport())
+    assert (row.status, row.error) == (OutboundStatus.BLOCKED, "opted_out")
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.kind == "email.opted_out"))
+    assert event.data["source"] == "request"
+    with pytest.raises(ValueError, match="email address"):
+        optout.opt_out_address(session, settings, "nobody")
