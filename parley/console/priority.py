@@ -42,7 +42,9 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    exists,
     func,
+    literal,
     select,
 )
 from sqlalchemy.orm import Session
@@ -114,43 +116,87 @@ def legal_state() -> Subquery:
     )
 
 
+def _facts(where: ColumnElement[bool] | None) -> Subquery:
+    """Per account (optionally filtered), the raw facts the score is made of. Each fact is a
+    lookup on an indexed `account_id` correlated with the account row, so scoring a search's
+    matches reads only their rows, and scoring every account is one pass with index probes
+    (grouping whole tables first and joining the groups was 5x slower on SQLite at 100,000
+    accounts)."""
+
+    def count(model: Any, *conditions: ColumnElement[bool]) -> Any:
+        return (
+            select(func.count())
+            .select_from(model)
+            .where(model.account_id == Account.id, *conditions)
+            .scalar_subquery()
+        )
+
+    wrote = exists(
+        select(literal(1)).where(
+            Conversation.account_id == Account.id, Conversation.last_debtor_at.is_not(None)
+        )
+    )
+    verified = exists(
+        select(literal(1)).where(
+            Conversation.account_id == Account.id, Conversation.verified_at.is_not(None)
+        )
+    )
+    last_debtor_at = (
+        select(func.max(Conversation.last_debtor_at))
+        .where(Conversation.account_id == Account.id)
+        .scalar_subquery()
+    )
+    live = exists(
+        select(literal(1)).where(
+            PaymentPlan.account_id == Account.id, PaymentPlan.status.in_(LIVE_PLAN)
+        )
+    )
+    legal_kind = (
+        select(AuditEvent.kind)
+        .where(AuditEvent.account_id == Account.id, AuditEvent.kind.in_(LEGAL_KINDS))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    opted_out = exists(
+        select(literal(1)).where(
+            PhoneOptOut.phone == Account.phone, PhoneOptOut.opted_out.is_(True)
+        )
+    )
+    query = select(
+        Account.id.label("account_id"),
+        balance_expr().label("balance_cents"),
+        Account.created_at.label("placed_at"),
+        case((wrote, 1), else_=0).label("wrote"),
+        case((verified, 1), else_=0).label("verified"),
+        last_debtor_at.label("last_debtor_at"),
+        (
+            count(Promise, Promise.status == PromiseStatus.KEPT)
+            + count(PaymentPlan, PaymentPlan.status == PlanStatus.COMPLETED)
+        ).label("kept"),
+        (
+            count(Promise, Promise.status == PromiseStatus.BROKEN)
+            + count(PaymentPlan, PaymentPlan.status == PlanStatus.BROKEN)
+        ).label("broken"),
+        case((and_(Account.phone.is_not(None), Account.phone != "", ~opted_out), 1), else_=0).label(
+            "sms_ok"
+        ),
+        case((and_(Account.email.is_not(None), Account.email != ""), 1), else_=0).label("email_ok"),
+        case((live, 1), else_=0).label("live_plan"),
+        case((legal_kind == Kind.ACCOUNT_LEGAL_REVIEW.value, 1), else_=0).label("legal_review"),
+    )
+    if where is not None:
+        query = query.where(where)
+    # OFFSET 0 keeps SQLite from flattening this into the outer query, which would evaluate
+    # each lookup once per use of its column instead of once per account.
+    return query.offset(0).subquery("facts")
+
+
 def scored(now: datetime, where: ColumnElement[bool] | None = None) -> Select[Any]:
     """One row per account (optionally filtered): its id, every factor's points, the raw values
     behind them and the total. Join it, order by `total`, or filter it by `account_id`."""
-    conversations = (
-        select(
-            Conversation.account_id.label("account_id"),
-            func.max(case((Conversation.last_debtor_at.is_not(None), 1), else_=0)).label("wrote"),
-            func.max(case((Conversation.verified_at.is_not(None), 1), else_=0)).label("verified"),
-            func.max(Conversation.last_debtor_at).label("last_debtor_at"),
-        )
-        .where(Conversation.account_id.is_not(None))
-        .group_by(Conversation.account_id)
-        .subquery("engagement")
-    )
-    promises = (
-        select(
-            Promise.account_id.label("account_id"),
-            func.sum(case((Promise.status == PromiseStatus.KEPT, 1), else_=0)).label("kept"),
-            func.sum(case((Promise.status == PromiseStatus.BROKEN, 1), else_=0)).label("broken"),
-        )
-        .group_by(Promise.account_id)
-        .subquery("promise_counts")
-    )
-    plans = (
-        select(
-            PaymentPlan.account_id.label("account_id"),
-            func.sum(case((PaymentPlan.status == PlanStatus.COMPLETED, 1), else_=0)).label(
-                "completed"
-            ),
-            func.sum(case((PaymentPlan.status == PlanStatus.BROKEN, 1), else_=0)).label("broken"),
-            func.max(case((PaymentPlan.status.in_(LIVE_PLAN), 1), else_=0)).label("live"),
-        )
-        .group_by(PaymentPlan.account_id)
-        .subquery("plan_counts")
-    )
-    legal = legal_state()
-    balance = balance_expr()
+    f = _facts(where)
+    balance = f.c.balance_cents
     balance_points = case(
         (balance <= 0, 0),
         (balance >= BALANCE_MAX * CENTS_PER_POINT, BALANCE_MAX),
@@ -158,25 +204,18 @@ def scored(now: datetime, where: ColumnElement[bool] | None = None) -> Select[An
     )
     placement_points = case(
         *[
-            (Account.created_at >= now - timedelta(days=days), points)
+            (f.c.placed_at >= now - timedelta(days=days), points)
             for days, points in PLACEMENT_POINTS
         ],
         else_=0,
     )
-    wrote = func.coalesce(conversations.c.wrote, 0)
-    verified = func.coalesce(conversations.c.verified, 0)
-    recent = case((conversations.c.last_debtor_at >= now - timedelta(days=RECENT_DAYS), 1), else_=0)
-    engagement_points = wrote * WROTE_POINTS + verified * VERIFIED_POINTS + recent * RECENT_POINTS
-    kept = func.coalesce(promises.c.kept, 0) + func.coalesce(plans.c.completed, 0)
-    broken = func.coalesce(promises.c.broken, 0) + func.coalesce(plans.c.broken, 0)
-    kept_points = _capped(kept, KEPT_EACH, KEPT_MAX)
-    broken_points = -_capped(broken, BROKEN_EACH, BROKEN_MAX)
-    sms_ok = case(
-        (and_(Account.phone.is_not(None), Account.phone != "", PhoneOptOut.phone.is_(None)), 1),
-        else_=0,
+    recent = case((f.c.last_debtor_at >= now - timedelta(days=RECENT_DAYS), 1), else_=0)
+    engagement_points = (
+        f.c.wrote * WROTE_POINTS + f.c.verified * VERIFIED_POINTS + recent * RECENT_POINTS
     )
-    email_ok = case((and_(Account.email.is_not(None), Account.email != ""), 1), else_=0)
-    channel_points = (sms_ok + email_ok) * CHANNEL_POINTS
+    kept_points = _capped(f.c.kept, KEPT_EACH, KEPT_MAX)
+    broken_points = -_capped(f.c.broken, BROKEN_EACH, BROKEN_MAX)
+    channel_points = (f.c.sms_ok + f.c.email_ok) * CHANNEL_POINTS
     total = case(
         (balance <= 0, 0),
         else_=balance_points
@@ -186,41 +225,27 @@ def scored(now: datetime, where: ColumnElement[bool] | None = None) -> Select[An
         + broken_points
         + channel_points,
     )
-    query = (
-        select(
-            Account.id.label("account_id"),
-            balance.label("balance_cents"),
-            Account.created_at.label("placed_at"),
-            wrote.label("wrote"),
-            verified.label("verified"),
-            conversations.c.last_debtor_at.label("last_debtor_at"),
-            kept.label("kept"),
-            broken.label("broken"),
-            sms_ok.label("sms_ok"),
-            email_ok.label("email_ok"),
-            func.coalesce(plans.c.live, 0).label("live_plan"),
-            case((legal.c.kind == Kind.ACCOUNT_LEGAL_REVIEW.value, 1), else_=0).label(
-                "legal_review"
-            ),
-            balance_points.label("balance_points"),
-            placement_points.label("placement_points"),
-            engagement_points.label("engagement_points"),
-            kept_points.label("kept_points"),
-            broken_points.label("broken_points"),
-            channel_points.label("channel_points"),
-            total.label("total"),
-        )
-        .outerjoin(conversations, conversations.c.account_id == Account.id)
-        .outerjoin(promises, promises.c.account_id == Account.id)
-        .outerjoin(plans, plans.c.account_id == Account.id)
-        .outerjoin(
-            PhoneOptOut, and_(PhoneOptOut.phone == Account.phone, PhoneOptOut.opted_out.is_(True))
-        )
-        .outerjoin(legal, legal.c.account_id == Account.id)
+    return select(
+        f.c.account_id,
+        f.c.balance_cents,
+        f.c.placed_at,
+        f.c.wrote,
+        f.c.verified,
+        f.c.last_debtor_at,
+        f.c.kept,
+        f.c.broken,
+        f.c.sms_ok,
+        f.c.email_ok,
+        f.c.live_plan,
+        f.c.legal_review,
+        balance_points.label("balance_points"),
+        placement_points.label("placement_points"),
+        engagement_points.label("engagement_points"),
+        kept_points.label("kept_points"),
+        broken_points.label("broken_points"),
+        channel_points.label("channel_points"),
+        total.label("total"),
     )
-    if where is not None:
-        query = query.where(where)
-    return query
 
 
 @dataclass(frozen=True)

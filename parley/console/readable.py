@@ -163,8 +163,10 @@ def _value_words(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, str):
-        looks_like_code = value.islower() and " " not in value and len(value) <= 40
-        return label(value) if looks_like_code and value in LABELS else value
+        if ":" in value and " " not in value:  # "sms:outbox" -> "SMS, in the local outbox"
+            channel, _, status = value.partition(":")
+            return f"{label(channel)}, {label(status).lower()}"
+        return label(value) if value in LABELS else value
     if isinstance(value, (list, tuple)):
         return ", ".join(_value_words(v) for v in value)
     if isinstance(value, dict):
