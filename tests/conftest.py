@@ -197,7 +197,9 @@ def stack(widget_page_origin: str) -> Iterator[Stack]:
         "PARLEY_PORTAL_TOKEN_SECRET": PORTAL_TOKEN_SECRET,
         "PARLEY_PORTAL_TOKEN_AUDIENCE": PORTAL_TOKEN_AUDIENCE,
     }
-    with running_stack(extra_env=extra_env, extra_accounts=accounts) as started:
+    # A busy machine (several suites at once) may need longer for Rasa to load its model.
+    timeout = float(os.environ.get("PARLEY_TEST_STACK_TIMEOUT", "180"))
+    with running_stack(timeout, extra_env=extra_env, extra_accounts=accounts) as started:
         yield started
 
 

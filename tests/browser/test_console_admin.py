@@ -1,4 +1,4 @@
-"""The console's admin pages in a real browser on the running stack (SPEC §3, §15): a bad
+"""The console's admin pages in a real browser on an API server of their own (no bot needed; SPEC §3, §15): a bad
 account CSV shows its line-numbered report and imports nothing, a good one imports; an admin
 creates and disables a user (who is then logged out); roles hide and refuse the pages; axe-core
 finds nothing serious on them."""
@@ -10,15 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.tables import Account, User
+from tests.browser.conftest import ConsoleApi
 from tests.support.browser import log_in
-
-pytestmark = pytest.mark.stack
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 HEADER = (
@@ -35,8 +33,8 @@ def row(ref: str, dob: str = "1980-01-02", zip_code: str = "30301") -> str:
     )
 
 
-def count(stack_db: sessionmaker[Session], prefix: str) -> int:
-    with stack_db() as session:
+def count(db: sessionmaker[Session], prefix: str) -> int:
+    with db() as session:
         return int(
             session.scalar(
                 select(func.count())
@@ -57,13 +55,13 @@ def axe_serious(page: Page) -> list[dict[str, Any]]:
 
 
 def test_bad_csv_shows_the_line_numbered_report_and_imports_nothing(
-    new_page: Callable[[], Page],
-    console_user: Callable[[str], str],
-    stack_db: sessionmaker[Session],
+    console_page: Callable[..., Page],
+    console_api_user: Callable[[str], str],
+    console_api: ConsoleApi,
     tmp_path: Path,
 ) -> None:
-    page = new_page()
-    log_in(page, console_user("admin"))
+    page = console_page()
+    log_in(page, console_api_user("admin"))
     page.click("nav.main-nav >> text=Import")
     expect(page).to_have_url(re.compile(r"/console/admin/import$"))
     assert axe_serious(page) == []
@@ -84,7 +82,7 @@ def test_bad_csv_shows_the_line_numbered_report_and_imports_nothing(
     expect(errors.nth(0)).to_contain_text("Line 3:")
     expect(errors.nth(0)).to_contain_text("date_of_birth")
     expect(errors.nth(1)).to_contain_text("Line 4:")
-    assert count(stack_db, "UP-") == 0, "a file with a bad row imports nothing"
+    assert count(console_api.db, "UP-") == 0, "a file with a bad row imports nothing"
     assert axe_serious(page) == []
 
     good = tmp_path / "fixed.csv"
@@ -93,16 +91,16 @@ def test_bad_csv_shows_the_line_numbered_report_and_imports_nothing(
     page.click("#import-form button[type=submit]")
     expect(page.locator("#import-result")).to_have_text("Imported fixed.csv")
     expect(page.locator("#import-report")).to_contain_text("3 accounts created, 0 updated.")
-    assert count(stack_db, "UP-") == 3
+    assert count(console_api.db, "UP-") == 3
 
 
 def test_admin_creates_and_disables_a_user(
-    new_page: Callable[[], Page],
-    console_user: Callable[[str], str],
-    stack_db: sessionmaker[Session],
+    console_page: Callable[..., Page],
+    console_api_user: Callable[[str], str],
+    console_api: ConsoleApi,
 ) -> None:
-    admin = new_page()
-    log_in(admin, console_user("admin"))
+    admin = console_page()
+    log_in(admin, console_api_user("admin"))
     admin.goto("/console/admin/users")
     assert axe_serious(admin) == []
     admin.fill("#new-username", "casey.b")
@@ -115,7 +113,7 @@ def test_admin_creates_and_disables_a_user(
     expect(user_row).to_contain_text("Casey")
     expect(user_row).to_contain_text("Agent")
 
-    casey = new_page()
+    casey = console_page()
     log_in(casey, "casey.b", "casey's long password")
     expect(casey).to_have_url(re.compile(r"/console/queue$"))
     expect(casey.locator("nav.main-nav")).not_to_contain_text("Users")
@@ -123,7 +121,7 @@ def test_admin_creates_and_disables_a_user(
     user_row.get_by_role("button", name="Disable casey.b").click()
     expect(admin.locator("#users-done")).to_have_text("Disabled casey.b.")
     expect(admin.locator("tr[data-user='casey.b']")).to_have_attribute("data-active", "no")
-    with stack_db() as session:
+    with console_api.db() as session:
         stored = session.scalars(select(User).where(User.username == "casey.b")).one()
         assert not stored.active
     casey.goto("/console/queue")
@@ -133,10 +131,10 @@ def test_admin_creates_and_disables_a_user(
 
 
 def test_admin_pages_are_refused_to_agents(
-    new_page: Callable[[], Page], console_user: Callable[[str], str]
+    console_page: Callable[..., Page], console_api_user: Callable[[str], str]
 ) -> None:
-    agent = new_page()
-    log_in(agent, console_user("agent"))
+    agent = console_page()
+    log_in(agent, console_api_user("agent"))
     expect(agent.locator("nav.main-nav")).not_to_contain_text("Import")
     for path in ("/console/admin/import", "/console/admin/users"):
         response = agent.goto(path)

@@ -1,4 +1,4 @@
-"""The queue at scale in a real browser (Chromium) on the running stack (SPEC §10, §15): 500+
+"""The queue at scale in a real browser (Chromium) on an API server of their own (no bot needed; SPEC §10, §15): 500+
 escalations paged 50 at a time with at least 20 rows on a 1440×900 screen, counts, filters,
 search, claim and assignment, a canned reply inserted with /shortcut, keyboard shortcuts,
 readable labels in the transcript, axe-core, no horizontal overflow on a phone, and screenshots
@@ -7,22 +7,20 @@ at three sizes under var/screenshots/."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from devstack.stack import ROOT, Stack
+from devstack.stack import ROOT
 from parley.tables import Conversation, Escalation, Message, NegotiationEvent, utcnow
+from tests.browser.conftest import ConsoleApi
 from tests.support.browser import log_in
 from tests.support.queue import make_account, seed_queue
-
-pytestmark = pytest.mark.stack
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -31,19 +29,19 @@ SEEDED = 520
 
 
 @pytest.fixture(scope="module")
-def busy(stack_db: sessionmaker[Session]) -> list[str]:
-    """520 waiting conversations (accounts Q-0000 … Q-0519) in the stack's database."""
-    with stack_db.begin() as session:
+def busy(console_api: ConsoleApi) -> list[str]:
+    """520 waiting conversations (accounts Q-0000 … Q-0519) in the console API's database."""
+    with console_api.db.begin() as session:
         seeded = seed_queue(session, SEEDED, now=utcnow() - timedelta(minutes=5))
         return seeded.conversation_ids
 
 
 @pytest.fixture(scope="module")
-def transcript_id(stack_db: sessionmaker[Session]) -> str:
+def transcript_id(console_api: ConsoleApi) -> str:
     """A conversation as the bot leaves it: buttons offered, a payload pressed, a proposal in
     the negotiation record, an agent's reply."""
     at = utcnow() - timedelta(minutes=40)
-    with stack_db.begin() as session:
+    with console_api.db.begin() as session:
         account = make_account(session, "TR-0001", "Rosa", "Delgado", "+14155550999")
         session.flush()
         conversation = Conversation(
@@ -125,25 +123,6 @@ def transcript_id(stack_db: sessionmaker[Session]) -> str:
         return conversation.id
 
 
-@pytest.fixture
-def sized(browser: Browser, stack: Stack) -> Iterator[Callable[[int, int], Page]]:
-    contexts: list[BrowserContext] = []
-
-    def _open(width: int, height: int) -> Page:
-        context = browser.new_context(
-            base_url=stack.api_url, viewport={"width": width, "height": height}
-        )
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: print(f"page error on {page.url}: {exc}"))
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
 def axe_serious(page: Page) -> list[dict[str, Any]]:
     if not AXE.exists():
         pytest.fail("axe-core is missing: `make browser-js` runs `npm ci` in tests/browser")
@@ -173,10 +152,10 @@ def total_of(page: Page) -> int:
 
 
 def test_500_escalations_paged_with_20_rows_on_screen_and_filters_and_search(
-    sized: Callable[[int, int], Page], console_user: Callable[[str], str], busy: list[str]
+    console_page: Callable[..., Page], console_api_user: Callable[[str], str], busy: list[str]
 ) -> None:
-    page = sized(1440, 900)
-    log_in(page, console_user("agent"))
+    page = console_page(1440, 900)
+    log_in(page, console_api_user("agent"))
     expect(page).to_have_url(re.compile(r"/console/queue$"))
     expect(rows(page)).to_have_count(50)
     total = total_of(page)
@@ -214,11 +193,17 @@ def test_500_escalations_paged_with_20_rows_on_screen_and_filters_and_search(
     assert total_of(page) == count
     reasons = rows(page).evaluate_all("rs => [...new Set(rs.map(r => r.dataset.reason))]")
     assert reasons == ["bankruptcy"]
-    # A select applies at once: channel SMS on top of the reason.
+    # A select applies at once: a channel on top of the reason (seeded bankruptcies are web
+    # chats, so SMS leaves none of them).
+    page.select_option("#filter-channel", "web")
+    expect(page).to_have_url(re.compile(r"channel=web"))
+    expect(rows(page).first).to_be_visible()
+    channels = rows(page).evaluate_all("rs => [...new Set(rs.map(r => r.cells[3].innerText))]")
+    assert channels == ["Web chat"]
     page.select_option("#filter-channel", "sms")
     expect(page).to_have_url(re.compile(r"channel=sms"))
-    channels = rows(page).evaluate_all("rs => [...new Set(rs.map(r => r.cells[3].innerText))]")
-    assert channels == ["SMS"]
+    seeded_sms = page.locator("tr.queue-item", has_text="Q-")
+    expect(seeded_sms).to_have_count(0)
     # Search by reference, by name and by phone as typed.
     for query, ref in (
         ("Q-0017", "Q-0017"),
@@ -236,10 +221,10 @@ def test_500_escalations_paged_with_20_rows_on_screen_and_filters_and_search(
 
 
 def test_keyboard_shortcuts_move_open_search_and_help(
-    sized: Callable[[int, int], Page], console_user: Callable[[str], str], busy: list[str]
+    console_page: Callable[..., Page], console_api_user: Callable[[str], str], busy: list[str]
 ) -> None:
-    page = sized(1440, 900)
-    log_in(page, console_user("agent"))
+    page = console_page(1440, 900)
+    log_in(page, console_api_user("agent"))
     expect(rows(page)).to_have_count(50)
     page.keyboard.press("j")
     expect(rows(page).nth(0)).to_have_class(re.compile(r"\bselected\b"))
@@ -270,13 +255,13 @@ def test_keyboard_shortcuts_move_open_search_and_help(
 
 
 def test_claim_from_the_queue_assign_and_take_over_only_for_supervisors(
-    new_page: Callable[[], Page],
-    console_user: Callable[[str], str],
+    console_page: Callable[..., Page],
+    console_api_user: Callable[[str], str],
     busy: list[str],
-    stack_db: sessionmaker[Session],
+    console_api: ConsoleApi,
 ) -> None:
-    agent_name, other_name = console_user("agent"), console_user("agent")
-    agent = new_page()
+    agent_name, other_name = console_api_user("agent"), console_api_user("agent")
+    agent = console_page()
     log_in(agent, agent_name)
     agent.goto("/console/queue?q=Q-0044")
     row = rows(agent).first
@@ -285,13 +270,13 @@ def test_claim_from_the_queue_assign_and_take_over_only_for_supervisors(
     expect(rows(agent).first.locator(".assigned")).to_have_text(agent_name)
     expect(rows(agent).first.locator("button")).to_have_count(0)  # nothing an agent can do
     conversation_id = busy[44]
-    with stack_db() as session:
+    with console_api.db() as session:
         held = session.scalars(
             select(Escalation).where(Escalation.conversation_id == conversation_id)
         ).one()
         assert held.status == "claimed"
-    supervisor = new_page()
-    log_in(supervisor, console_user("supervisor"))
+    supervisor = console_page()
+    log_in(supervisor, console_api_user("supervisor"))
     supervisor.goto("/console/queue?q=Q-0044")
     expect(rows(supervisor).first.get_by_role("button", name="Take over")).to_be_visible()
 
@@ -301,7 +286,7 @@ def test_claim_from_the_queue_assign_and_take_over_only_for_supervisors(
     supervisor.select_option("#assign-to", other_name)
     supervisor.click("#assign-form button[type=submit]")
     expect(supervisor.locator("#assignee")).to_have_text(other_name)
-    other = new_page()
+    other = console_page()
     log_in(other, other_name)
     other.goto("/console/queue?assigned=mine")
     expect(rows(other)).to_have_count(1)
@@ -311,13 +296,13 @@ def test_claim_from_the_queue_assign_and_take_over_only_for_supervisors(
 
 
 def test_a_canned_reply_is_inserted_with_its_shortcut_and_sent(
-    new_page: Callable[[], Page],
-    console_user: Callable[[str], str],
+    console_page: Callable[..., Page],
+    console_api_user: Callable[[str], str],
     busy: list[str],
-    stack_db: sessionmaker[Session],
+    console_api: ConsoleApi,
 ) -> None:
-    supervisor = new_page()
-    log_in(supervisor, console_user("supervisor"))
+    supervisor = console_page()
+    log_in(supervisor, console_api_user("supervisor"))
     supervisor.goto("/console/canned")
     text = "Our team is here Monday to Friday, 8am to 8pm Eastern."
     supervisor.fill("#canned-shortcut", "hours")
@@ -325,8 +310,8 @@ def test_a_canned_reply_is_inserted_with_its_shortcut_and_sent(
     supervisor.click("#canned-form button[type=submit]")
     expect(supervisor.locator("tr[data-shortcut='hours']")).to_contain_text(text)
 
-    agent = new_page()
-    log_in(agent, console_user("agent"))
+    agent = console_page()
+    log_in(agent, console_api_user("agent"))
     web = next(cid for i, cid in enumerate(busy[60:90], 60) if i % 3 != 0)  # a web chat
     agent.goto(f"/console/conversations/{web}")
     box = agent.locator("#reply-text")
@@ -337,7 +322,7 @@ def test_a_canned_reply_is_inserted_with_its_shortcut_and_sent(
     expect(box).to_be_focused()
     agent.click("#reply-form button[type=submit]")
     expect(agent.locator("#transcript .msg.from-agent").last).to_contain_text(f"Hello! {text}")
-    with stack_db() as session:
+    with console_api.db() as session:
         sent = session.scalars(
             select(Message).where(Message.conversation_id == web, Message.sender == "agent")
         ).one()
@@ -345,10 +330,10 @@ def test_a_canned_reply_is_inserted_with_its_shortcut_and_sent(
 
 
 def test_transcript_reads_as_words_not_codes(
-    new_page: Callable[[], Page], console_user: Callable[[str], str], transcript_id: str
+    console_page: Callable[..., Page], console_api_user: Callable[[str], str], transcript_id: str
 ) -> None:
-    page = new_page()
-    log_in(page, console_user("supervisor"))
+    page = console_page()
+    log_in(page, console_api_user("supervisor"))
     page.goto(f"/console/conversations/{transcript_id}")
     transcript = page.locator("#transcript")
     debtor = transcript.locator(".msg.from-debtor .text")
@@ -369,14 +354,14 @@ def test_transcript_reads_as_words_not_codes(
 @pytest.mark.parametrize("size", list(SIZES))
 def test_screenshots_axe_and_phone_width(
     size: str,
-    sized: Callable[[int, int], Page],
-    console_user: Callable[[str], str],
+    console_page: Callable[..., Page],
+    console_api_user: Callable[[str], str],
     busy: list[str],
     transcript_id: str,
 ) -> None:
     width, height = SIZES[size]
-    page = sized(width, height)
-    log_in(page, console_user("supervisor"))
+    page = console_page(width, height)
+    log_in(page, console_api_user("supervisor"))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = {
         "queue": "/console/queue",
