@@ -17,7 +17,6 @@ from parley.core.db import transaction
 from parley.core.errors import BotUnavailable, TooManyRequests
 from parley.tables import Channel
 from parley.verification import portal_tokens
-from parley.verification.check import failed_attempts
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
 
@@ -165,7 +164,6 @@ async def post_message(
         raise TooManyRequests(
             "rate_limited", "Too many attempts from here. Please try again later."
         )
-    failures_before = await asyncio.to_thread(_failed_checks, state, session_id)
     result = await turns.handle_inbound(
         state.sessions,
         state.bot,
@@ -175,15 +173,11 @@ async def post_message(
         body.text,
         body.payload,
     )
-    failed = await asyncio.to_thread(_failed_checks, state, session_id) - failures_before
-    if failed > 0:
-        await asyncio.to_thread(state.limits.hit, verification, "verify", client, cost=failed)
+    if result.failed_checks > 0:
+        await asyncio.to_thread(
+            state.limits.hit, verification, "verify", client, cost=result.failed_checks
+        )
     return TurnOut(messages=_out(result), status=str(result.status))  # type: ignore[arg-type]
-
-
-def _failed_checks(state: AppState, session_id: str) -> int:
-    with state.sessions() as session:
-        return failed_attempts(session, session_id)
 
 
 @router.get(

@@ -51,6 +51,7 @@ from parley.tables import (
     Message,
     Sender,
 )
+from parley.verification.check import failed_attempts
 
 # Sent to Rasa instead of the debtor's words when they typed a card number: the bot answers with
 # the "no card details in chat" reply and the number itself never reaches the NLU.
@@ -77,6 +78,9 @@ class TurnResult:
     conversation_id: str
     messages: list[OutMessage]
     status: ConversationStatus
+    # Failed identity checks this turn added (the gateway's per-client rate limit counts them),
+    # read in the turn's own transactions rather than in two more.
+    failed_checks: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class _Received:
     bot_text: str = ""
     repair: bool = False
     replies: list[OutMessage] = field(default_factory=list)
+    failed_checks: int = 0  # failed identity checks in the conversation before this turn
 
 
 def as_text(text: str) -> str:
@@ -162,7 +167,12 @@ async def handle_inbound(
             factory, bot, conversation_id, received.bot_text, repair=received.repair
         )
         return await asyncio.to_thread(
-            _stored, factory, conversation_id, answer.replies, answer.sender
+            _stored,
+            factory,
+            conversation_id,
+            answer.replies,
+            answer.sender,
+            failed_before=received.failed_checks,
         )
 
 
@@ -184,6 +194,7 @@ def _receive(
                 ConversationStatus.BOT,
                 chosen or bot_text_for(redacted),
                 repair=conversation.bot_repair,
+                failed_checks=failed_attempts(session, conversation_id),
             )
         replies = not_for_the_bot(session, settings, conversation, redacted)
         _store(session, conversation_id, replies, Sender.SYSTEM)
@@ -237,11 +248,14 @@ async def ask_bot(
         replies = await bot.send(conversation_id, text)
     except BotUnavailable:
         return await asyncio.to_thread(_failed, factory, conversation_id)
-    await asyncio.to_thread(_recovered, factory, conversation_id)
+    if repair:
+        await asyncio.to_thread(_recovered, factory, conversation_id)
     return BotAnswer(replies, Sender.BOT)
 
 
 def _recovered(factory: sessionmaker[Session], conversation_id: str) -> None:
+    """The failure count starts again once the bot answers. A failure always sets `bot_repair`
+    too (`_failed`), so a turn that needed no repair has nothing to reset: no transaction."""
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
         if conversation.bot_failures or conversation.bot_repair:
@@ -253,11 +267,16 @@ def _stored(
     conversation_id: str,
     replies: Sequence[OutMessage],
     sender: Sender,
+    *,
+    failed_before: int | None = None,
 ) -> TurnResult:
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
         _store(session, conversation_id, replies, sender)
-        return TurnResult(conversation_id, list(replies), conversation.status)
+        failed = 0
+        if failed_before is not None:
+            failed = failed_attempts(session, conversation_id) - failed_before
+        return TurnResult(conversation_id, list(replies), conversation.status, failed)
 
 
 def _failed(factory: sessionmaker[Session], conversation_id: str) -> BotAnswer:

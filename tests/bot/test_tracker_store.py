@@ -30,6 +30,8 @@ from devstack.stack import MODEL, RASA_BIN, ROOT, TEST_SECRET, free_port
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.chat import DEMO_BALANCE, DEMO_DOB, DEMO_LAST_NAME, DEMO_ZIP
 
+# Starting two Rasa servers takes minutes on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(1800)
 # Small, so that a few dozen turns compact the tail several times.
 KEEP = 6
 # Parley's turn: the message, action_respond, one to three bot messages, action_listen.
@@ -74,7 +76,7 @@ class Rasa:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_up(self, timeout: float = 240.0) -> None:
+    def wait_up(self, timeout: float = 900.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -159,7 +161,7 @@ def actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Actions]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 900
         while not _answers(f"{url}/health"):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail((workdir / "actions.log").read_text(errors="replace")[-3000:])
