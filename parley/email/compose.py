@@ -31,19 +31,14 @@ _SPACE = re.compile(r"\s+")
 FOOTER_RULE = "--"
 
 
-def collector_statement(company: str) -> str:
-    return f"This message is from {company}, a debt collector."
-
-
 def unsubscribe_line(url: str) -> str:
     return f"To stop emails from us, unsubscribe here: {url}"
 
 
-def full_text(text: str, company: str, unsubscribe_url: str) -> str:
+def full_text(text: str, statement: str, unsubscribe_url: str) -> str:
     """The plain-text part: the caller's text and the footer (statement, unsubscribe line).
     The statement is not repeated when the text already carries it word for word."""
     body = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    statement = collector_statement(company)
     footer = [unsubscribe_line(unsubscribe_url)]
     if statement not in body:
         footer.insert(0, statement)

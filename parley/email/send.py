@@ -47,6 +47,7 @@ from parley.email import compose, optout
 from parley.email.addresses import InvalidAddress, normalize_address
 from parley.email.transport import EmailTransport, SendFailed
 from parley.jobs.lease import claimed, stale_before
+from parley.outreach.content import collector_statement
 from parley.records.audit import Kind, record
 from parley.tables import Account, Channel, OutboundKind, OutboundMessage, OutboundStatus
 
@@ -128,7 +129,7 @@ def _record(
     if address is not None:
         token = optout.ensure_address(session, settings, address).token
         body = compose.full_text(
-            text, settings.company_name, optout.unsubscribe_url(settings, token)
+            text, collector_statement(settings), optout.unsubscribe_url(settings, token)
         )
     row = OutboundMessage(
         conversation_id=conversation_id,

@@ -1,15 +1,13 @@
-"""The channels outreach initiates messages on (SPEC §14). SMS ships here; email plugs in.
+"""The channels outreach initiates messages on (SPEC §14): SMS and email.
 
 A `Channel` knows the debtor's address on it, the opt-out line its messages carry, and how to
 send one message in the caller's transaction. The cadence runner (parley.outreach.steps)
 checks the contact rules first and records a `sending` event (committed) before calling
 `send`, so a channel need not guard against a crash between its provider call and the commit.
 
-Email: `parley.email.send_email(session, settings, transport, *, account, to, subject, text,
-kind, idempotency_key)` is built separately; an `EmailChannel` wrapping it is registered with
-`register_channel` by whoever wires it (the integrator), and its opt-outs with
-`parley.outreach.rules.register_opt_out("email", ...)`. Until then email steps are recorded as
-blocked with reason `channel_unavailable`.
+Email goes through `parley.email.send_email`, which keeps its own once-per-key record and
+commits the session as it goes (record, claim, send), so `send` is called outside a `begin()`
+block and the cadence runner commits its outcome after it.
 """
 
 from __future__ import annotations
@@ -21,6 +19,10 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from parley.core.settings import Settings
+from parley.email.addresses import InvalidAddress, normalize_address
+from parley.email.send import send_email
+from parley.email.transport import EmailTransport
+from parley.email.transport import make_transport as make_email_transport
 from parley.outreach.send import send_sms
 from parley.sms.phones import normalize_phone
 from parley.sms.twilio import SmsTransport
@@ -116,12 +118,62 @@ class SmsChannel:
         return Delivery(ok, str(row.status), row.id, row.error)
 
 
-_CHANNELS: dict[str, Channel] = {"sms": SmsChannel()}
+class EmailChannel:
+    """Through `parley.email.send_email` (SMTP, or the local outbox), which adds the collector
+    statement and the unsubscribe line to both parts and refuses an unsubscribed address."""
+
+    name = "email"
+
+    def address(self, account: Account) -> str | None:
+        if not account.email:
+            return None
+        try:
+            return normalize_address(account.email)
+        except InvalidAddress:
+            return None
+
+    def opt_out_line(self, settings: Settings) -> str:
+        return "To stop emails from us, use the unsubscribe link in this message."
+
+    def transactional(self, settings: Settings) -> bool:
+        # send_email's own row, claimed before SMTP, already guards an interrupted send.
+        return False
+
+    def send(
+        self,
+        session: Session,
+        settings: Settings,
+        *,
+        account: Account,
+        to: str,
+        subject: str,
+        text: str,
+        kind: str,
+        idempotency_key: str,
+        now: datetime,
+        services: dict[str, Any],
+    ) -> Delivery:
+        transport: EmailTransport = services.get("email_transport") or make_email_transport(
+            settings
+        )
+        outbound_kind = OutboundKind.COLLECTION if kind == "collection" else OutboundKind.NOTICE
+        row = send_email(
+            session,
+            settings,
+            transport,
+            account=account,
+            to=to,
+            subject=subject,
+            text=text,
+            kind=outbound_kind,
+            idempotency_key=f"outreach:{idempotency_key}",
+            now=now,
+        )
+        ok = row.status in (OutboundStatus.SENT, OutboundStatus.OUTBOX)
+        return Delivery(ok, str(row.status), row.id, row.error)
 
 
-def register_channel(channel: Channel) -> None:
-    """Make a channel (email) available to the cadences."""
-    _CHANNELS[channel.name] = channel
+_CHANNELS: dict[str, Channel] = {"sms": SmsChannel(), "email": EmailChannel()}
 
 
 def get_channel(name: str) -> Channel | None:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from parley.email import optout as email_optout
 from parley.outreach import quiet_hours
 from parley.outreach.config import COLLECTION_STEPS, ContactRules
 from parley.outreach.send import debtor_zones
@@ -38,12 +39,10 @@ from parley.tables import (
 )
 
 OptOutCheck = Callable[[Session, str], bool]
-_OPT_OUT_CHECKS: dict[str, OptOutCheck] = {"sms": optout.is_opted_out}
-
-
-def register_opt_out(channel: str, check: OptOutCheck) -> None:
-    """Plug a channel's opt-out list in (email: its unsubscribe table)."""
-    _OPT_OUT_CHECKS[channel] = check
+_OPT_OUT_CHECKS: dict[str, OptOutCheck] = {
+    "sms": optout.is_opted_out,
+    "email": email_optout.is_opted_out,
+}
 
 
 def is_opted_out(session: Session, channel: str, address: str) -> bool:

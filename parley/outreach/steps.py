@@ -492,7 +492,9 @@ def run_step(context: JobContext, job: JobView) -> Result:
                 return Done("blocked: first_contact_discloses_debt")
         _event(session, account, job, OutreachOutcome.SENDING, now, initiated=True)
     # The `sending` record is committed: from here a crash can lose this message, never repeat it.
-    with context.factory() as session, session.begin():
+    # No `begin()` block here: a channel may commit the session itself (email records and claims
+    # its row durably before the SMTP conversation); the outcome is committed below.
+    with context.factory() as session:
         account = session.get(Account, job.account_id or 0)
         assert account is not None
         delivery = channel.send(
@@ -518,6 +520,7 @@ def run_step(context: JobContext, job: JobView) -> Result:
                 delivery.error,
                 outbound_id=delivery.outbound_id,
             )
+            session.commit()
             return Done(f"failed: {delivery.status}")
         _event(
             session,
@@ -538,4 +541,5 @@ def run_step(context: JobContext, job: JobView) -> Result:
                     now + timedelta(days=day),
                     channel_name,
                 )
+        session.commit()
     return Done("sent")

@@ -9,16 +9,16 @@ import pytest
 from parley.email import compose
 
 LINK = "https://parley.example/unsubscribe/TOKEN"
-STATEMENT = "This message is from Acme <Recovery> & Co, a debt collector."
+STATEMENT = "Acme <Recovery> & Co is a debt collector."
 
 
 def test_the_footer_carries_the_statement_and_the_unsubscribe_line_once() -> None:
-    text = compose.full_text("Hello.\r\nSecond line.\r\n", "Acme <Recovery> & Co", LINK)
+    text = compose.full_text("Hello.\r\nSecond line.\r\n", STATEMENT, LINK)
     assert text == (
         f"Hello.\nSecond line.\n\n--\n{STATEMENT}\n"
         f"To stop emails from us, unsubscribe here: {LINK}\n"
     )
-    already = compose.full_text(f"Hi. {STATEMENT}", "Acme <Recovery> & Co", LINK)
+    already = compose.full_text(f"Hi. {STATEMENT}", STATEMENT, LINK)
     assert already.count(STATEMENT) == 1 and LINK in already
 
 
@@ -26,7 +26,7 @@ def test_the_html_is_the_text_escaped_with_links_as_anchors() -> None:
     text = compose.full_text(
         "Pay at https://pay.example/x?a=1&b=2. Or chat (https://chat.example/).\n"
         '<script>alert("x")</script>',
-        "Acme <Recovery> & Co",
+        STATEMENT,
         LINK,
     )
     html = compose.html_from_text(text, 'Subject "quoted" <b>')
@@ -35,7 +35,7 @@ def test_the_html_is_the_text_escaped_with_links_as_anchors() -> None:
     )
     assert '<a href="https://chat.example/">https://chat.example/</a>).' in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html and "<script>" not in html
-    assert "This message is from Acme &lt;Recovery&gt; &amp; Co, a debt collector." in html
+    assert "Acme &lt;Recovery&gt; &amp; Co is a debt collector." in html
     assert f'<a href="{LINK}">{LINK}</a>' in html
     assert "<title>Subject &quot;quoted&quot; &lt;b&gt;</title>" in html
     assert "<hr" in html  # the footer is set apart

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 UTC = timezone.utc
 NOW = datetime(2025, 6, 10, 18, 0, tzinfo=UTC)
 TO = "maria.garcia@example.com"
-STATEMENT = "This message is from Parley Recovery Services, a debt collector."
+STATEMENT = "Parley Recovery Services is a debt collector."
 TEXT = (
     "Hello Maria,\n\nThere is an account matter we would like to discuss with you.\n"
     "Chat with us here: https://parley.example/chat?from=email&x=1\n\n"
