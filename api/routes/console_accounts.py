@@ -75,6 +75,20 @@ def resend_link(
     return RedirectResponse(_account_url(account_ref, notice), status_code=303)
 
 
+@router.post("/accounts/{account_ref}/outreach")
+def outreach(
+    account_ref: str,
+    session: SessionDep,
+    login: LoginDep,
+    action: Annotated[str, Form(max_length=16)] = "pause",
+) -> Response:
+    """Pause or resume the account's cadence (supervisors; SPEC §14)."""
+    if action not in ("pause", "resume"):
+        raise InvalidRequest("invalid_action", "Choose to pause or resume outreach.")
+    notice = accounts.set_outreach_paused(session, login, account_ref, paused=action == "pause")
+    return RedirectResponse(_account_url(account_ref, notice), status_code=303)
+
+
 @router.post("/accounts/{account_ref}/legal-review")
 def legal_review(
     account_ref: str,

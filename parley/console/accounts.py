@@ -23,6 +23,7 @@ from parley.console.users import LoginSession, can
 from parley.core.clock import utcnow
 from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from parley.core.settings import Settings
+from parley.outreach import control as outreach_control
 from parley.outreach.send import send_sms
 from parley.payments import links
 from parley.records.audit import Kind, record, user_actor
@@ -37,10 +38,13 @@ from parley.tables import (
     ConversationStatus,
     Direction,
     Escalation,
+    Job,
     LedgerEntry,
     Message,
     OutboundKind,
     OutboundMessage,
+    OutreachEvent,
+    OutreachPause,
     PaymentLink,
     PaymentPlan,
     Promise,
@@ -60,6 +64,10 @@ NOTICES: Final[dict[str, str]] = {
     "link_web": "Payment link sent to the debtor's web chat.",
     "legal_review": "Account moved to legal review.",
     "legal_review_withdrawn": "Account taken out of legal review.",
+    "outreach_paused": "Outreach paused: Parley starts no message to this account until resumed.",
+    "outreach_already_paused": "Outreach was already paused.",
+    "outreach_resumed": "Outreach resumed: steps that fell due meanwhile are skipped.",
+    "outreach_not_paused": "Outreach was not paused.",
 }
 
 
@@ -152,6 +160,11 @@ class AccountPage:
     outreach: list[OutboundMessage]
     audit: list[AuditEvent]
     sms_opted_out: bool
+    # The cadence (SPEC §14): steps scheduled, what each step did with the rule that blocked
+    # or held it, and whether a supervisor paused it.
+    cadence_scheduled: list[Job]
+    cadence_history: list[OutreachEvent]
+    outreach_paused: bool
 
     @property
     def resendable(self) -> list[PaymentPlan]:
@@ -236,7 +249,25 @@ def account_page(session: Session, account_ref: str, now: datetime | None = None
             )
         ),
         sms_opted_out=bool(account.phone and optout.is_opted_out(session, account.phone)),
+        cadence_scheduled=outreach_control.scheduled(session, account.id),
+        cadence_history=outreach_control.history(session, account.id, limit=AUDIT_LIMIT),
+        outreach_paused=session.get(OutreachPause, account.id) is not None,
     )
+
+
+def set_outreach_paused(
+    session: Session, actor: LoginSession, account_ref: str, *, paused: bool
+) -> str:
+    """Pause or resume the account's cadence (supervisors); returns the `NOTICES` key."""
+    if not can(actor.role, "pause_outreach"):
+        raise Forbidden("forbidden", "Your role does not allow this action.")
+    account = get_account(session, account_ref)
+    by = user_actor(actor.username)
+    if paused:
+        changed = outreach_control.pause_outreach(session, account, by)
+        return "outreach_paused" if changed else "outreach_already_paused"
+    changed = outreach_control.resume_outreach(session, account, by)
+    return "outreach_resumed" if changed else "outreach_not_paused"
 
 
 def resend_link(

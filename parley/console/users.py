@@ -45,6 +45,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     "resend_link": "agent",  # re-send a plan's payment link to the debtor
     "export_transcript": "agent",  # download one conversation's transcript
     "legal_review": "supervisor",  # move an account to legal review, or take it out
+    "pause_outreach": "supervisor",  # pause or resume an account's cadence (SPEC §14)
     "export": "supervisor",  # the bulk CSV exports (every account's personal data)
     "assign": "supervisor",  # assign a waiting conversation to a team member
     "manage_canned": "supervisor",  # the canned replies agents insert with /shortcut

@@ -132,3 +132,32 @@ def test_resend_link_refusals(session: Session, tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest, match="no phone and no open web chat"):
         accounts.resend_link(session, settings, AGENT, "SEED-1", other.id)
     assert not session.scalars(select(PaymentLink)).all()
+
+
+def test_a_supervisor_pauses_and_resumes_the_cadence_and_the_page_shows_it(
+    session: Session,
+) -> None:
+    from parley.tables import OutreachPause
+
+    seed(session)
+    supervisor = LoginSession(2, "sup1", "supervisor", "")
+    with pytest.raises(Forbidden):
+        accounts.set_outreach_paused(session, AGENT, "SEED-1", paused=True)
+    assert accounts.set_outreach_paused(session, supervisor, "SEED-1", paused=True) == (
+        "outreach_paused"
+    )
+    assert accounts.set_outreach_paused(session, supervisor, "SEED-1", paused=True) == (
+        "outreach_already_paused"
+    )
+    page = accounts.account_page(session, "SEED-1", NOW)
+    assert page.outreach_paused
+    assert session.get(OutreachPause, page.account.id) is not None
+    assert accounts.set_outreach_paused(session, supervisor, "SEED-1", paused=False) == (
+        "outreach_resumed"
+    )
+    assert not accounts.account_page(session, "SEED-1", NOW).outreach_paused
+    kinds = [
+        e.kind
+        for e in session.scalars(select(AuditEvent).where(AuditEvent.account_id == page.account.id))
+    ]
+    assert "outreach.paused" in kinds and "outreach.resumed" in kinds
