@@ -11,6 +11,8 @@ Reports, in one JSON results file:
   p95; at 32: p95 <= 300 ms);
 - training time (Parley from scratch; bare Rasa's when it was trained), start-up time, and the
   resident memory of every process;
+- the tracker store's own share of a turn at turn 5, 50 and 200, Rasa's SQL store against
+  Parley's (`bench/tracker_cost.py`, CPU time, no server: steadier on a busy machine);
 - `bench/scale.py`'s results (import and verification at portfolio scale) when that file exists.
 
 Bare Rasa is made once with `rasa init --no-prompt` into var/bench/bare-rasa and trained there;
@@ -181,16 +183,25 @@ def long_text(turn: int) -> str:
 def turn_latency(target: Target, conversations: int, turns: int) -> dict[str, Any]:
     """Per-turn latency of long conversations, one at a time: turns 5, 50 and 200."""
     runs: list[list[float]] = []
+    errors: list[str] = []
     with httpx.Client(timeout=60.0) as client:
         for _ in range(conversations):
             conversation = target.start(client)
             run = []
             for turn in range(1, turns + 1):
                 began = time.perf_counter()
-                target.send(client, conversation, long_text(turn))
+                try:
+                    target.send(client, conversation, long_text(turn))
+                except httpx.HTTPError as exc:  # counted, and the turn's time still taken
+                    errors.append(f"turn {turn}: {exc!r}")
                 run.append(time.perf_counter() - began)
             runs.append(run)
-    out: dict[str, Any] = {"conversations": conversations, "turns": turns}
+    out: dict[str, Any] = {
+        "conversations": conversations,
+        "turns": turns,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+    }
     for at in LONG_TURNS:
         if at > turns:
             continue
@@ -381,6 +392,22 @@ def ratios(parley: dict[str, Any], bare: dict[str, Any]) -> dict[str, float | No
     }
 
 
+def tracker_cost() -> Any:
+    """The tracker store's share of a turn at turn 5, 50 and 200 (bench/tracker_cost.py, in the
+    Rasa environment): Rasa's own SQL store against Parley's, CPU time, no server."""
+    completed = subprocess.run(  # noqa: S603
+        [str(RASA_BIN.parent / "python"), str(ROOT / "bench" / "tracker_cost.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=rasa_env(),
+    )
+    if completed.returncode != 0:
+        return {"error": f"exit {completed.returncode}", "stderr": completed.stderr[-2000:]}
+    return json.loads(completed.stdout)
+
+
 def run_scale(out: Path, extra: list[str]) -> Any:
     """`bench/scale.py` (import and verification at scale), when it is there."""
     script = ROOT / "bench" / "scale.py"
@@ -439,6 +466,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     levels = [int(x) for x in args.levels.split(",")]
     results: dict[str, Any] = {"levels": levels, "machine_load_at_start": os.getloadavg()}
+    results["tracker_store_cost"] = tracker_cost()
+    log({"tracker_store_cost": results["tracker_store_cost"]})
     if not args.skip_training:
         results["training_seconds"] = training_seconds()
         log({"training_seconds": results["training_seconds"]})

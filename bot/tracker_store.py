@@ -69,9 +69,9 @@ FACT_SLOTS = frozenset({"date_of_birth", "zip_or_ssn4"})
 SEALED = "sealed:"
 MASKED = "[masked]"
 _DIGIT = re.compile(r"\d")
-# The fewest events the live tail keeps after a compaction (about six turns of Parley's
+# The fewest events the live tail keeps after a compaction (about three turns of Parley's
 # one-action dialogue); it is compacted when it reaches twice this.
-KEEP_EVENTS = 36
+KEEP_EVENTS = 16
 # Where a tracker read from this store keeps what it was read as.
 _LOADED = "_parley_loaded"
 

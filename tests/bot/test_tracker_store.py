@@ -206,7 +206,8 @@ def tracker_db(
     if admin.password:
         store["password"] = admin.password
     try:
-        yield TrackerDb("postgresql", store, admin.set(database=name).render_as_string(False))
+        url = admin.set(drivername="postgresql+psycopg", database=name)
+        yield TrackerDb("postgresql", store, url.render_as_string(hide_password=False))
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
             conn.execute(
@@ -352,3 +353,36 @@ def test_a_replaced_conversation_continues_from_the_replacement(
     assert after[:2] == ["action", "session_started"] and "user" in after
     assert [r[1] for r in rows].count("session_started") == 2
     assert head["base_id"] == rows[len(rows_reset) + 1][0] - 1, "continues from the new session"
+
+
+def test_two_store_instances_on_one_database_write_every_event_once(
+    tracker_db: TrackerDb,
+) -> None:
+    """The same store without a server (fast, both backends): two instances alternate on one
+    conversation and the first is replaced by a new one part-way, as shards and a restart."""
+    sender = str(uuid.uuid4())
+    settings = {k: v for k, v in tracker_db.store.items() if k != "type"}
+    done = subprocess.run(  # noqa: S603
+        [
+            str(RASA_BIN.parent / "python"),
+            str(Path(__file__).with_name("store_drive.py")),
+            json.dumps(settings),
+            sender,
+            "30",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])["loaded_events"]
+    rows, head = stored(tracker_db.url, sender)
+    users = [r[3]["text"] for r in rows if r[1] == "user"]
+    assert users == [f"turn {'#' * len(str(n))} born ##/##/####" for n in range(30)]
+    assert [r[1] for r in rows].count("session_started") == 1
+    assert len(rows) == 3 + 30 * 4, "every event once"
+    tail = [r for r in rows if r[0] > head["base_id"]]
+    assert len(tail) == head["tail_events"] < 2 * KEEP + MOST_EVENTS_PER_TURN
+    assert loaded < 2 * KEEP + MOST_EVENTS_PER_TURN + 8, "the tracker read back is bounded"
