@@ -264,7 +264,5 @@ def reset_password(session: Session, actor: LoginSession, username: str, passwor
         raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
     session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
-    record(
-        session, Kind.USER_PASSWORD_RESET, actor=user_actor(actor.username), user=user.username
-    )
+    record(session, Kind.USER_PASSWORD_RESET, actor=user_actor(actor.username), user=user.username)
     return user
