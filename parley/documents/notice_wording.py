@@ -53,7 +53,10 @@ def notice_document(content: dict[str, Any]) -> Document:
         paragraphs=(f"The itemization date is {itemized}.",),
         rows=(
             (f"As of {itemized}, you owed", format_cents(c["itemization_amount_cents"])),
-            (f"Between {itemized} and today: interest charged", "+ " + _cents(c, "interest")),
+            (
+                f"Between {itemized} and {notice_day}: interest charged",
+                "+ " + _cents(c, "interest"),
+            ),
             ("fees charged", "+ " + _cents(c, "fees")),
             ("payments and credits toward the debt", "- " + _cents(c, "payments_credits")),
             ("Total amount of the debt now", format_cents(c["current_amount_cents"])),
