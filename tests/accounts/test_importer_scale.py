@@ -399,3 +399,31 @@ def test_money_shortcut_answers_as_parse_money() -> None:
         assert importer._money(text) == parse_money(text)
     with pytest.raises(ValueError, match="implausibly large"):
         importer._money(f"{MAX_CENTS // 100}.01")
+
+
+@pytest.mark.parametrize("secret", ["s", "x" * 64, "y" * 65, "z" * 300, "clé-ünï"])
+def test_factor_hasher_gives_factor_hash_values(secret: str) -> None:
+    from parley.verification.factors import FactorHasher
+
+    hasher = FactorHasher(secret)
+    for factor, value, normal in [
+        ("dob", "1985-03-14", "1985-03-14"),
+        ("dob", "03/14/1985", "1985-03-14"),
+        ("zip", "94107-1234", "94107"),
+        ("ssn4", "1234", "1234"),
+    ]:
+        want = factor_hash(secret, factor, value)  # type: ignore[arg-type]
+        assert hasher(factor, value) == want  # type: ignore[arg-type]
+        assert hasher.normalized(factor, normal) == want  # type: ignore[arg-type]
+
+
+def test_zip_facts_answer_as_the_zones_module() -> None:
+    from parley.accounts.zip_facts import ZipFacts
+
+    facts = ZipFacts()
+    rng = random.Random(10)
+    sample = [*ZIPS, "00000", "99999", "1234", "abcde", "941071"]
+    sample += [f"{rng.randrange(100000):05d}" for _ in range(150)]
+    for zip5 in sample:
+        zones, state = facts.lookup(zip5)
+        assert (list(zones), state) == (zip_timezones(zip5), zip_state(zip5)), zip5
