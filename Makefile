@@ -20,7 +20,7 @@ BOT_INPUTS := $(shell find bot data -type f \( -name '*.yml' -o -name '*.py' \) 
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 
-.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps browser-js topology-deps prod-local worker
+.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench bench-scale train db clean browser-deps browser-js topology-deps prod-local worker
 
 help:
 	@echo "make run     set everything up and start the stack (local mode)"
@@ -136,6 +136,9 @@ test: setup lint typecheck test-bot test-py nlu-eval
 
 bench: setup
 	$(VENV)/bin/python bench/run.py --out var/bench/results.json
+
+bench-scale: setup
+	$(VENV)/bin/python bench/scale.py --out var/bench/scale.json
 
 clean:
 	rm -rf var/models var/results .rasa

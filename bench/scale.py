@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 SECRET = "scale-bench-secret-0123456789abcdefghij"  # noqa: S105 - bench data only
 SHARED_SURNAME = "Smith"
 SHARED_PER_MILLION = 10_000
+CHILD_TIMEOUT = int(os.environ.get("SCALE_CHILD_TIMEOUT", "900"))  # seconds per child
 GENERATOR_VERSION = 2  # bump when the generated rows change, so cached files are rebuilt
 HEADER = [
     "account_id",
@@ -354,7 +355,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 def _child(*args: str) -> dict[str, Any]:
     result = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, __file__, *args], capture_output=True, text=True, timeout=900
+        [sys.executable, __file__, *args], capture_output=True, text=True, timeout=CHILD_TIMEOUT
     )
     if result.returncode != 0:
         raise SystemExit(f"child {args[0]} failed:\n{result.stderr[-3000:]}")
