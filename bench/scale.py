@@ -31,38 +31,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from parley.accounts.importer import SPEC_COLUMNS  # noqa: E402 - after the path is set
+
 SECRET = "scale-bench-secret-0123456789abcdefghij"  # noqa: S105 - bench data only
 SHARED_SURNAME = "Smith"
 SHARED_PER_MILLION = 10_000
 CHILD_TIMEOUT = int(os.environ.get("SCALE_CHILD_TIMEOUT", "900"))  # seconds per child
 GENERATOR_VERSION = 2  # bump when the generated rows change, so cached files are rebuilt
-HEADER = [
-    "account_id",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "ssn_last4",
-    "zip",
-    "phone",
-    "email",
-    "timezone",
-    "creditor",
-    "original_creditor",
-    "account_last4",
-    "description",
-    "principal",
-    "interest",
-    "fees",
-    "payments_credits",
-    "itemization_date",
-    "policy",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "contact_consent",
-    "validation_notice_sent",
-]
+HEADER = list(SPEC_COLUMNS)
 FIRST = [
     "Maria",
     "James",

@@ -42,6 +42,7 @@ from parley.records import audit
 from parley.tables import Account
 from parley.verification.factors import FactorHasher, is_plausible_birth_date, last_name_key
 
+MONEY_COLUMNS = ("principal", "interest", "fees", "payments_credits")
 REQUIRED_COLUMNS = (
     "account_id",
     "first_name",
@@ -71,9 +72,33 @@ OPTIONAL_COLUMNS = (
     "contact_consent",
     "validation_notice_sent",
 )
+# Every column in SPEC §3's order: what a generated or exported account file is written with.
+SPEC_COLUMNS = (
+    "account_id",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "ssn_last4",
+    "zip",
+    "phone",
+    "email",
+    "timezone",
+    "creditor",
+    "original_creditor",
+    "account_last4",
+    "description",
+    *MONEY_COLUMNS,
+    "itemization_date",
+    "policy",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "contact_consent",
+    "validation_notice_sent",
+)
 # The channels a debtor can consent to first contact on (SPEC §14), and the column each needs.
 CONSENT_CHANNELS = {"sms": "phone", "email": "email"}
-MONEY_COLUMNS = ("principal", "interest", "fees", "payments_credits")
 # Column -> longest value the database holds.
 _MAX_LENGTHS = {
     "account_id": 64,

@@ -447,3 +447,10 @@ def test_consent_to_a_channel_needs_its_contact_detail(
         "line 2: contact_consent names email but email is empty",
         "line 2: contact_consent names sms but phone is empty",
     ]
+
+
+def test_spec_columns_are_every_column_once() -> None:
+    from parley.accounts.importer import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SPEC_COLUMNS
+
+    assert len(SPEC_COLUMNS) == len(set(SPEC_COLUMNS))
+    assert set(SPEC_COLUMNS) == set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.accounts import importer
-from parley.accounts.importer import RowError, import_accounts
+from parley.accounts.importer import SPEC_COLUMNS, RowError, import_accounts
 from parley.core.db import transaction
 from parley.core.migrations import upgrade_to_head
 from parley.core.zones import zip_state, zip_timezones
@@ -34,33 +34,7 @@ from parley.verification.factors import factor_hash, last_name_key
 SECRET = "scale-test-secret"
 POLICIES = {"default", "medical"}
 TODAY = date(2025, 6, 1)
-COLUMNS = [
-    "account_id",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "ssn_last4",
-    "zip",
-    "phone",
-    "email",
-    "timezone",
-    "creditor",
-    "original_creditor",
-    "account_last4",
-    "description",
-    "principal",
-    "interest",
-    "fees",
-    "payments_credits",
-    "itemization_date",
-    "policy",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "contact_consent",
-    "validation_notice_sent",
-]
+COLUMNS = list(SPEC_COLUMNS)
 ZIPS = ["94107", "10027", "60614", "02139", "73301", "99501", "96813", "00601", "85004", "33101"]
 SURNAMES = ["Garcia", "Nguyen", "O'Connor", "Müller", "De La Cruz", "Okafor", "Smith-Jones"]
 AREAS = ["212", "415", "312", "617", "713", "206", "303", "404"]
