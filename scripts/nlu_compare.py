@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bot.nlu_model import IntentModel, read_training_data  # noqa: E402
 from calibrate import pipeline_config, stratified_folds  # noqa: E402
+
+from bot.nlu_model import IntentModel, read_training_data  # noqa: E402
 
 CONSEQUENTIAL = ("dispute", "bankruptcy", "attorney", "stop_contact", "wrong_number", "hardship")
 

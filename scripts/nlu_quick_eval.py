@@ -28,20 +28,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bot.nlu_model import IntentModel, read_training_data  # noqa: E402
 from calibrate import pipeline_config  # noqa: E402
 from nlu_eval import category  # noqa: E402
 
+from bot.nlu_model import IntentModel, read_training_data  # noqa: E402
+
 # ../shared from the main checkout; /work/shared from a worktree.
-EXTERNAL = next(
-    (
-        p
-        for p in (ROOT.parent / "shared", Path("/work/shared"))
-        if (p / "eval" / "nlu-external.jsonl").is_file()
-    ),
-    ROOT.parent / "shared",
-) / "eval" / "nlu-external.jsonl"
+EXTERNAL = (
+    next(
+        (
+            p
+            for p in (ROOT.parent / "shared", Path("/work/shared"))
+            if (p / "eval" / "nlu-external.jsonl").is_file()
+        ),
+        ROOT.parent / "shared",
+    )
+    / "eval"
+    / "nlu-external.jsonl"
+)
 CONSEQUENTIAL = ("dispute", "bankruptcy", "attorney", "stop_contact", "wrong_number", "hardship")
+
+
+def read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
 
 
 def predict(model: IntentModel, texts: list[str], fallback: float) -> list[str]:
@@ -57,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=str(ROOT / "bot" / "config.yml"))
     ap.add_argument("--data", default=str(ROOT / "data" / "nlu"))
     ap.add_argument("--external", default=str(EXTERNAL))
-    ap.add_argument("--heldout", default=str(ROOT / "tests" / "bot" / "heldout" / "sentences.jsonl"))
+    heldout = ROOT / "tests" / "bot" / "heldout" / "sentences.jsonl"
+    ap.add_argument("--heldout", default=str(heldout))
     ap.add_argument("--variant", default="{}", help="JSON settings over bot/config.yml's")
     ap.add_argument("--categories", action="store_true", help="external per-category figures")
     args = ap.parse_args(argv)
@@ -69,14 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     model = IntentModel(config=config, regexes=regexes).fit(texts, labels)
     print(f"{len(texts)} examples; trained in {time.perf_counter() - started:.1f}s; {config}")
 
-    ext = [json.loads(line) for line in open(args.external, encoding="utf-8") if line.strip()]
+    ext = read_jsonl(args.external)
     pred = predict(model, [r["text"] for r in ext], fallback or 0.0)
     ins = [(r, p) for r, p in zip(ext, pred, strict=True) if "expected" in r]
     oos = [(r, p) for r, p in zip(ext, pred, strict=True) if "expected" not in r]
     ok = sum(p in r["expected"] for r, p in ins)
     bad = sum(p in r["forbidden"] for r, p in oos)
-    print(f"external in-scope {ok / len(ins):.3f} ({ok}/{len(ins)}), "
-          f"forbidden {bad / len(oos):.3f} ({bad}/{len(oos)})")
+    print(
+        f"external in-scope {ok / len(ins):.3f} ({ok}/{len(ins)}), "
+        f"forbidden {bad / len(oos):.3f} ({bad}/{len(oos)})"
+    )
     if args.categories:
         cats: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for r, p in ins:
@@ -91,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         forb = collections.Counter(p for r, p in oos if p in r["forbidden"])
         print(f"  forbidden predicted as: {dict(forb.most_common())}")
 
-    held = [json.loads(line) for line in open(args.heldout, encoding="utf-8") if line.strip()]
+    held = read_jsonl(args.heldout)
     gold = [r["intent"] for r in held]
     pred = predict(model, [r["text"] for r in held], fallback or 0.0)
     acc = sum(g == p for g, p in zip(gold, pred, strict=True)) / len(held)
@@ -99,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     for c in CONSEQUENTIAL:
         tp = sum(g == c and p == c for g, p in zip(gold, pred, strict=True))
         n_gold, n_pred = gold.count(c), pred.count(c)
-        missed = collections.Counter(p for g, p in zip(gold, pred, strict=True) if g == c and p != c)
-        false = collections.Counter(g for g, p in zip(gold, pred, strict=True) if p == c and g != c)
-        print(f"  {c:13s} P {tp / max(1, n_pred):.3f} R {tp / max(1, n_gold):.3f} "
-              f"(n {n_gold}) missed->{dict(missed)} false<-{dict(false)}")
+        pairs = list(zip(gold, pred, strict=True))
+        missed = collections.Counter(p for g, p in pairs if g == c and p != c)
+        false = collections.Counter(g for g, p in pairs if p == c and g != c)
+        print(
+            f"  {c:13s} P {tp / max(1, n_pred):.3f} R {tp / max(1, n_gold):.3f} "
+            f"(n {n_gold}) missed->{dict(missed)} false<-{dict(false)}"
+        )
     others = collections.Counter(
-        (g, p) for g, p in zip(gold, pred, strict=True)
+        (g, p)
+        for g, p in zip(gold, pred, strict=True)
         if g != p and g not in CONSEQUENTIAL and p not in CONSEQUENTIAL
     )
     print(f"  other confusions: {dict(others.most_common(12))}")
