@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """Calibrate the dialogue's confidence thresholds (parley/dialogue/heard.py) by cross-validation.
 
-Usage (from the repository root, in the Rasa environment):
+Usage (from the repository root): the model in the Rasa environment (scikit-learn), the
+thresholds in the application's (parley/dialogue/heard.py imports the application):
 
-    .venv-rasa/bin/python scripts/calibrate.py [--folds 5] [--json var/results/calibration.json]
+    .venv-rasa/bin/python scripts/calibrate.py [--folds 5] --dump-probs var/results/oof.json
+    .venv/bin/python scripts/calibrate.py --probs var/results/oof.json \
+        [--json var/results/calibration.json]
 
 Only the training data (data/nlu) is used: it is split into k stratified folds, the pipeline's
 intent model (bot/nlu_model.py, configured as in bot/config.yml) is trained on k-1 folds and
@@ -34,20 +37,27 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import yaml
+
+try:  # numpy and scikit-learn are in the Rasa environment only (see --dump-probs / --probs)
+    import numpy as np
+except ImportError:  # pragma: no cover - the application's environment
+    np = None
 
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.nlu_model import DEFAULTS, IntentModel, read_training_data  # noqa: E402
+try:  # scikit-learn is in the Rasa environment only (see --dump-probs / --probs)
+    from bot.nlu_model import DEFAULTS, IntentModel, read_training_data
+except ImportError:  # pragma: no cover - the application's environment
+    DEFAULTS, IntentModel, read_training_data = {}, None, None
 
 COMPONENT = "bot.nlu_component.ParleyIntentClassifier"
 
 
 def load_heard():
-    path = ROOT / "parley" / "dialogue" / "heard.py"
+    path = ROOT / "parley" / "dialogue" / "heard.py"  # needs the application's environment
     spec = importlib.util.spec_from_file_location("parley_dialogue_heard", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -108,10 +118,10 @@ def out_of_fold(texts, labels, regexes, model_config, k, seed) -> tuple[np.ndarr
 
 
 def parse(
-    row: np.ndarray, classes: list[str], text: str, fallback: float | None, ranking_length: int
+    row: list[float], classes: list[str], text: str, fallback: float | None, ranking_length: int
 ) -> dict:
     """What Rasa's parse data would be: the ranking, and the FallbackClassifier's rewrite."""
-    order = row.argsort()[::-1][:ranking_length]
+    order = sorted(range(len(row)), key=lambda i: -row[i])[:ranking_length]
     ranking = [{"name": classes[i], "confidence": float(row[i])} for i in order]
     intent = dict(ranking[0])
     if fallback is not None and intent["confidence"] < fallback:
@@ -159,24 +169,70 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-caught", type=float, default=0.99)
     ap.add_argument("--max-false-ask", type=float, default=0.03)
     ap.add_argument("--json", dest="json_out")
+    ap.add_argument(
+        "--dump-probs",
+        help="(Rasa environment) compute the out-of-fold probabilities, write them here, stop",
+    )
+    ap.add_argument(
+        "--probs",
+        help="(application environment) read the --dump-probs file and calibrate on it",
+    )
     args = ap.parse_args(argv)
 
-    heard_mod = load_heard()
-    consequential = tuple(heard_mod.CONSEQUENTIAL)
-    model_config, fallback, ranking_length = pipeline_config(Path(args.config))
-    texts, labels, regexes = read_training_data(Path(args.data))
+    # parley/dialogue/heard.py imports the application (SQLAlchemy 2), which the Rasa
+    # environment does not have; scikit-learn is only in the Rasa environment. So the model is
+    # trained and scored there (--dump-probs) and the thresholds are read here (--probs), as
+    # scripts/heldout_eval.py does with its parses.
+    if args.probs:
+        with open(args.probs, encoding="utf-8") as fh:
+            saved = json.load(fh)
+        probs, classes = saved["probs"], saved["classes"]
+        texts, labels, meta = saved["texts"], saved["labels"], saved["meta"]
+        model_config, fallback, ranking_length = (
+            meta["model"],
+            meta["fallback"],
+            meta["ranking_length"],
+        )
+        args.folds, args.seed = meta["folds"], meta["seed"]
+    else:
+        model_config, fallback, ranking_length = pipeline_config(Path(args.config))
+        texts, labels, regexes = read_training_data(Path(args.data))
     print(
         f"{len(texts)} training examples, {len(set(labels))} intents; {args.folds}-fold CV; "
         f"model {model_config}; FallbackClassifier threshold {fallback}"
     )
-    probs, classes = out_of_fold(texts, labels, regexes, model_config, args.folds, args.seed)
+    if not args.probs:
+        probs, classes = out_of_fold(texts, labels, regexes, model_config, args.folds, args.seed)
+    if args.dump_probs:
+        meta = {
+            "model": model_config,
+            "fallback": fallback,
+            "ranking_length": ranking_length,
+            "folds": args.folds,
+            "seed": args.seed,
+        }
+        Path(args.dump_probs).parent.mkdir(parents=True, exist_ok=True)
+        saved = {
+            "probs": [[round(float(x), 6) for x in row] for row in probs],
+            "classes": classes,
+            "texts": texts,
+            "labels": labels,
+            "meta": meta,
+        }
+        with open(args.dump_probs, "w", encoding="utf-8") as fh:
+            json.dump(saved, fh)
+        print(f"out-of-fold probabilities written to {args.dump_probs}")
+        return 0
+    heard_mod = load_heard()
+    consequential = tuple(heard_mod.CONSEQUENTIAL)
     heards = [
         heard_mod.Heard.from_parse(parse(row, classes, text, fallback, ranking_length))
         for row, text in zip(probs, texts, strict=True)
     ]
-    top = [classes[i] for i in probs.argmax(1)]
-    top_conf = probs.max(1)
-    accuracy = float(np.mean([t == g for t, g in zip(top, labels, strict=True)]))
+    best = [max(range(len(row)), key=row.__getitem__) for row in probs]
+    top = [classes[i] for i in best]
+    top_conf = [float(row[i]) for row, i in zip(probs, best, strict=True)]
+    accuracy = sum(t == g for t, g in zip(top, labels, strict=True)) / len(labels)
     print(f"out-of-fold top-1 accuracy {accuracy:.3f}")
 
     per_intent = {}
@@ -241,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     # UNSURE: precision and coverage of the top intent at or above each value.
     unsure = []
     for u in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
-        sel = top_conf >= u
-        prec = float(np.mean([t == g for t, g, s in zip(top, labels, sel, strict=True) if s]))
-        unsure.append({"UNSURE": u, "coverage": float(sel.mean()), "precision": prec})
+        sel = [c >= u for c in top_conf]
+        hits = [t == g for t, g, s in zip(top, labels, sel, strict=True) if s]
+        prec = sum(hits) / len(hits) if hits else 1.0
+        unsure.append({"UNSURE": u, "coverage": sum(sel) / len(sel), "precision": prec})
 
     def show(r):
         return (

@@ -49,6 +49,11 @@ EXTERNAL = (
 CONSEQUENTIAL = ("dispute", "bankruptcy", "attorney", "stop_contact", "wrong_number", "hardship")
 
 
+def read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 def predict(model: IntentModel, texts: list[str], fallback: float) -> list[str]:
     probs = model.predict_proba(texts)
     return [
@@ -62,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=str(ROOT / "bot" / "config.yml"))
     ap.add_argument("--data", default=str(ROOT / "data" / "nlu"))
     ap.add_argument("--external", default=str(EXTERNAL))
-    ap.add_argument(
-        "--heldout", default=str(ROOT / "tests" / "bot" / "heldout" / "sentences.jsonl")
-    )
+    heldout = ROOT / "tests" / "bot" / "heldout" / "sentences.jsonl"
+    ap.add_argument("--heldout", default=str(heldout))
     ap.add_argument("--variant", default="{}", help="JSON settings over bot/config.yml's")
     ap.add_argument("--categories", action="store_true", help="external per-category figures")
     args = ap.parse_args(argv)
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     model = IntentModel(config=config, regexes=regexes).fit(texts, labels)
     print(f"{len(texts)} examples; trained in {time.perf_counter() - started:.1f}s; {config}")
 
-    ext = [json.loads(line) for line in open(args.external, encoding="utf-8") if line.strip()]
+    ext = read_jsonl(args.external)
     pred = predict(model, [r["text"] for r in ext], fallback or 0.0)
     ins = [(r, p) for r, p in zip(ext, pred, strict=True) if "expected" in r]
     oos = [(r, p) for r, p in zip(ext, pred, strict=True) if "expected" not in r]
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         forb = collections.Counter(p for r, p in oos if p in r["forbidden"])
         print(f"  forbidden predicted as: {dict(forb.most_common())}")
 
-    held = [json.loads(line) for line in open(args.heldout, encoding="utf-8") if line.strip()]
+    held = read_jsonl(args.heldout)
     gold = [r["intent"] for r in held]
     pred = predict(model, [r["text"] for r in held], fallback or 0.0)
     acc = sum(g == p for g, p in zip(gold, pred, strict=True)) / len(held)
@@ -108,10 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     for c in CONSEQUENTIAL:
         tp = sum(g == c and p == c for g, p in zip(gold, pred, strict=True))
         n_gold, n_pred = gold.count(c), pred.count(c)
-        missed = collections.Counter(
-            p for g, p in zip(gold, pred, strict=True) if g == c and p != c
-        )
-        false = collections.Counter(g for g, p in zip(gold, pred, strict=True) if p == c and g != c)
+        pairs = list(zip(gold, pred, strict=True))
+        missed = collections.Counter(p for g, p in pairs if g == c and p != c)
+        false = collections.Counter(g for g, p in pairs if p == c and g != c)
         print(
             f"  {c:13s} P {tp / max(1, n_pred):.3f} R {tp / max(1, n_gold):.3f} "
             f"(n {n_gold}) missed->{dict(missed)} false<-{dict(false)}"
