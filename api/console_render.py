@@ -1,8 +1,7 @@
-"""Rendering for the console pages added by the dashboard, accounts and exports routers.
-
-The same templates folder and base layout as `api.routes.console`, with the filters these pages
-need: money from cents, and readable labels for every stored code (`parley.console.readable`),
-so no page shows `cease_communication` or a Python dict.
+"""Rendering for every console page: one Jinja environment over `api/templates`, with the
+filters the pages need (money from cents, readable labels for every stored code, times and
+waiting minutes), so no page shows `cease_communication` or a Python dict and every page can
+extend the one base layout.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from parley.console import users
+from parley.console import labels, users
 from parley.console.readable import details, event_label, label
 from parley.console.users import LoginSession
 from parley.core.money import format_cents
@@ -53,6 +52,31 @@ def _minutes(value: float | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["minutes"] = _minutes
+# The queue's and transcript's labels (parley.console.labels), for every console page.
+for _name in (
+    "reason",
+    "sub_reason",
+    "outcome",
+    "conversation_status",
+    "escalation_status",
+    "channel",
+    "sender",
+    "audit_kind",
+    "role",
+):
+    templates.env.filters[_name] = getattr(labels, _name)
+
+
+def _waited(minutes: int) -> str:
+    """Waiting time in minutes, as a person reads it: "12 min", "3 h 05 min", "2 d 4 h"."""
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // 1440} d {minutes % 1440 // 60} h"
+
+
+templates.env.filters["waited"] = _waited
 
 
 def page(

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
@@ -25,6 +24,7 @@ from api.console_auth import (
     secure_cookies,
     set_session_cookie,
 )
+from api.console_render import templates
 from api.deps import SessionDep, SettingsDep, StateDep, client_key
 from api.state import AppState
 from parley.console import canned, labels, users, views, work
@@ -32,39 +32,12 @@ from parley.console import queue as work_queue
 from parley.console.users import LoginSession
 from parley.conversations import live
 from parley.core.errors import Forbidden, ParleyError
-from parley.core.money import format_cents
 from parley.core.settings import Settings
 from parley.records.audit import Kind, record
 from parley.tables import ACTIVE_ESCALATION
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 HERE = Path(__file__).resolve().parent.parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["money"] = format_cents
-for _name in (
-    "reason",
-    "sub_reason",
-    "outcome",
-    "conversation_status",
-    "escalation_status",
-    "channel",
-    "sender",
-    "audit_kind",
-    "role",
-):
-    templates.env.filters[_name] = getattr(labels, _name)
-
-
-def _waited(minutes: int) -> str:
-    """Waiting time in minutes, as a person reads it: "12 min", "3 h 05 min", "2 d 4 h"."""
-    if minutes < 120:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
-    return f"{minutes // 1440} d {minutes % 1440 // 60} h"
-
-
-templates.env.filters["waited"] = _waited
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 LIVE_POLL_SECONDS = 1.0
 LIVE_MAX_SECONDS = 300.0  # the browser reconnects; bounds a stream's life on shutdown
