@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 VERIFICATION_FACTORS = ("last_name", "date_of_birth", "zip_or_ssn4")
 DEV_PORTAL_TOKEN_SECRET = "dev-insecure-portal-token-secret-change-me"  # noqa: S105 - local mode
+DEFAULT_COLLECTOR_STATEMENT = "{company} is a debt collector."
 DEV_RASA_TOKEN = "dev-insecure-rasa-token-change-me"  # noqa: S105 - refused in production
 DEV_COLLECTOR_ADDRESS = "(demo address - set PARLEY_COLLECTOR_ADDRESS) 1 Example Way, Springfield"
 _EMAIL = re.compile(r"^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+\Z")
@@ -144,8 +145,10 @@ class Settings(BaseSettings):
     contact_rules_path: Path = Field(
         ROOT / "config" / "contact-rules.yml", alias="PARLEY_CONTACT_RULES"
     )
+    # Every initiated message says it is from a debt collector (Reg F 1006.18(e)); blank means
+    # the default, and a wording that does not say "debt collector" is refused at start-up.
     collector_statement: str = Field(
-        "{company} is a debt collector.", alias="PARLEY_COLLECTOR_STATEMENT"
+        DEFAULT_COLLECTOR_STATEMENT, alias="PARLEY_COLLECTOR_STATEMENT"
     )
     promise_grace_days: int = Field(2, ge=0, le=30, alias="PARLEY_PROMISE_GRACE_DAYS")
     # Portal sign-in for the web chat (SPEC §4, docs/widget.md): the HS256 secret portals sign
@@ -221,6 +224,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown verification factor(s) {unknown}; choose from {VERIFICATION_FACTORS}"
             )
+        return value
+
+    @field_validator("collector_statement", mode="before")
+    @classmethod
+    def _collector_statement(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DEFAULT_COLLECTOR_STATEMENT
+        if isinstance(value, str) and "debt collector" not in value.lower():
+            raise ValueError('the collector statement must say "debt collector" (Reg F 1006.18(e))')
         return value
 
     @field_validator("smtp_url")

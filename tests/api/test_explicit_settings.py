@@ -148,3 +148,17 @@ def test_console_reply_payment_link_and_policy_use_the_apps_settings(
         )
     assert turn.kind in ("summary", "hardship")
     assert "$77.00" in turn.explanation
+
+
+def test_the_collector_statement_is_never_blank_and_always_says_debt_collector() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from parley.core.settings import DEFAULT_COLLECTOR_STATEMENT, Settings
+
+    assert Settings(PARLEY_COLLECTOR_STATEMENT="").collector_statement == (
+        DEFAULT_COLLECTOR_STATEMENT
+    )
+    assert Settings(PARLEY_COLLECTOR_STATEMENT="Acme is a Debt Collector.").collector_statement
+    with pytest.raises(ValidationError, match="debt collector"):
+        Settings(PARLEY_COLLECTOR_STATEMENT="Acme says hello.")
