@@ -71,6 +71,12 @@ def test_dispute_appears_live_and_agent_reply_reaches_the_chat(
     agent = new_page()
     log_in(agent, console_user("agent"))
     expect(agent).to_have_url(re.compile(r"/console/queue$"))
+    # The session's stack holds other suites' escalations, more than one page of them, so the
+    # agent watches this debtor's account the way one would on a busy queue: by searching for it.
+    # The live refresh must keep the search.
+    agent.fill("input[name=q]", "BRW-1")
+    agent.press("input[name=q]", "Enter")
+    expect(agent).to_have_url(re.compile(r"/console/queue\?.*q=BRW-1"))
     agent.evaluate("window.__noReload = true")
 
     debtor = new_page()
