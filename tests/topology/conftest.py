@@ -47,7 +47,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FIGURES:
         return
     terminalreporter.section("fault tests on the production topology")
-    header = "fault", "convs", "msgs", "acked", "retried", "apologies", "lost", "mute", "unrecov"
+    header = [
+        "fault",
+        "convs",
+        "msgs",
+        "acked",
+        "retried",
+        "sorry",
+        "again",
+        "lost",
+        "mute",
+        "unrecov",
+    ]
     terminalreporter.write_line("  ".join(f"{h:>9}" for h in header))
     for name, row in FIGURES.items():
         if "installments" in row:
@@ -59,6 +70,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             row["acknowledged"],
             row["retried"],
             row["apologies"],
+            row["said_again"],
             row["lost"],
             row["mute"],
             row["unrecovered"],

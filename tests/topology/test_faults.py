@@ -252,6 +252,7 @@ def test_the_worker_killed_mid_run_charges_each_installment_once(
         "acknowledged": 0,
         "retried": 0,
         "apologies": 0,
+        "said_again": 0,
         "mute": 0,
         "lost": 0,
         "unrecovered": 0,

@@ -76,6 +76,8 @@ SURNAMES = [
 ]
 LINK = re.compile(r"(https?://127\.0\.0\.1:\d+/c/pay/cs_test_[0-9a-f]+)")
 APOLOGIES = (APOLOGY, HANDED_OVER, BUSY)
+TRY_AGAIN = 2  # how many times a debtor types a message again after "please try again"
+TRY_AGAIN_AFTER = 2.0  # seconds: "in a moment"
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class Conversation:
     session_id: str | None = None
     said: list[Said] = field(default_factory=list)
     retried: int = 0
+    said_again: int = 0  # messages the debtor typed again after being asked to
     links: list[str] = field(default_factory=list)
     status: str = "bot"
     failures: list[str] = field(default_factory=list)
@@ -231,8 +234,17 @@ def converse(base_url: str, conversation: Conversation, pause: float, seed: int)
             return
         for text in conversation.debtor.script:
             time.sleep(pause * (0.5 + pacing.random()))
-            if chat.say(text) is None:
-                return
+            for attempt in range(1 + TRY_AGAIN):
+                replies = chat.say(text)
+                if replies is None:
+                    return
+                if attempt == TRY_AGAIN or not replies or not set(replies) <= {APOLOGY, BUSY}:
+                    break
+                # The apology says "please try again in a moment": a debtor does. Without this a
+                # scripted debtor whose ZIP turn was apologised for never gives it again, and the
+                # conversation stays unverified however well the stack recovered.
+                conversation.said_again += 1
+                time.sleep(TRY_AGAIN_AFTER)
     finally:
         chat.close()
 
@@ -251,6 +263,7 @@ class Outcome:
             "messages": sum(len(c.debtor.script) + 1 for c in self.conversations),  # + the probe
             "acknowledged": len(acked),
             "retried": sum(c.retried for c in self.conversations),
+            "said_again": sum(c.said_again for c in self.conversations),
             "apologies": sum(1 for s in acked if any(r in APOLOGIES for r in s.replies)),
             "mute": len(self.mute()),
             "lost": len(lost_messages(self.conversations, factory)),
