@@ -48,6 +48,9 @@ class Template(_Strict):
 class _Step(_Strict):
     template: str
 
+    def template_names(self) -> tuple[str, ...]:
+        return (self.template,)
+
 
 class FirstContact(_Step):
     channels: tuple[str, ...] = CHANNELS
@@ -80,6 +83,32 @@ class MissedPayment(_Step):
     days_after: Days = 1
 
 
+class PaymentReceipt(_Step):
+    """The receipt after a posted payment (SPEC §7). `paid_off_template` is used instead when
+    the payment clears the balance."""
+
+    paid_off_template: str
+
+    def template_names(self) -> tuple[str, ...]:
+        return (self.template, self.paid_off_template)
+
+
+# A receipt is owed for every posted payment (SPEC §7), so a cadence that leaves the step out
+# still sends one, in these shipped templates' words.
+RECEIPT_TEMPLATES = {
+    "payment_receipt": {
+        "subject": "Payment received: {{ amount }}",
+        "text": "Payment received: {{ amount }} on {{ paid_on }}. Thank you! Your balance is now "
+        "{{ balance }}.",
+    },
+    "payment_receipt_paid_off": {
+        "subject": "Payment received: your account is paid off",
+        "text": "Payment received: {{ amount }} on {{ paid_on }}. Thank you! Your account is paid "
+        "off.",
+    },
+}
+
+
 class Cadence(_Strict):
     """The steps of one cadence; a step left out is not taken."""
 
@@ -90,6 +119,12 @@ class Cadence(_Strict):
     missed_payment: MissedPayment | None = None
     broken_promise: _Step | None = None
     plan_completed: _Step | None = None
+    payment_receipt: PaymentReceipt | None = None
+
+    def receipt(self) -> PaymentReceipt:
+        return self.payment_receipt or PaymentReceipt(
+            template="payment_receipt", paid_off_template="payment_receipt_paid_off"
+        )
 
     def steps(self) -> dict[str, _Step]:
         return {
@@ -101,34 +136,46 @@ class Cadences(_Strict):
     cadences: dict[str, Cadence]
     templates: dict[str, Template]
 
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _shipped_receipts(cls, value: Any) -> Any:
+        """The receipt templates exist even in a file that does not define them."""
+        if isinstance(value, dict):
+            return {**RECEIPT_TEMPLATES, **value}
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Cadences:
         if DEFAULT_CADENCE not in self.cadences:
             raise ValueError(f"a cadence named {DEFAULT_CADENCE!r} is required")
         for name, cadence in self.cadences.items():
-            for step_name, step in cadence.steps().items():
-                where = f"cadences.{name}.{step_name}"
-                template = self.templates.get(step.template)
-                if template is None:
-                    raise ValueError(f"{where}: no template named {step.template!r}")
-                allowed = DISCREET_FIELDS if step_name in DISCREET_STEPS else FIELDS
-                for part in ("subject", "text"):
-                    try:
-                        used = fields_of(getattr(template, part))
-                    except TemplateError as exc:
-                        raise ValueError(f"templates.{step.template}.{part}: {exc}") from exc
-                    unknown = sorted(used - allowed)
-                    if unknown:
-                        why = (
-                            " (a first-contact message names nothing about the debt)"
-                            if step_name in DISCREET_STEPS
-                            else ""
-                        )
-                        raise ValueError(
-                            f"templates.{step.template}.{part} (used by {where}) uses "
-                            f"{unknown}; allowed: {sorted(allowed)}{why}"
-                        )
+            steps: dict[str, _Step] = {**cadence.steps(), "payment_receipt": cadence.receipt()}
+            for step_name, step in steps.items():
+                for template_name in step.template_names():
+                    self._check_template(f"cadences.{name}.{step_name}", step_name, template_name)
         return self
+
+    def _check_template(self, where: str, step_name: str, template_name: str) -> None:
+        template = self.templates.get(template_name)
+        if template is None:
+            raise ValueError(f"{where}: no template named {template_name!r}")
+        allowed = DISCREET_FIELDS if step_name in DISCREET_STEPS else FIELDS
+        for part in ("subject", "text"):
+            try:
+                used = fields_of(getattr(template, part))
+            except TemplateError as exc:
+                raise ValueError(f"templates.{template_name}.{part}: {exc}") from exc
+            unknown = sorted(used - allowed)
+            if unknown:
+                why = (
+                    " (a first-contact message names nothing about the debt)"
+                    if step_name in DISCREET_STEPS
+                    else ""
+                )
+                raise ValueError(
+                    f"templates.{template_name}.{part} (used by {where}) uses "
+                    f"{unknown}; allowed: {sorted(allowed)}{why}"
+                )
 
     def for_policy(self, policy: str | None) -> tuple[str, Cadence]:
         name = policy if policy in self.cadences else DEFAULT_CADENCE

@@ -32,7 +32,9 @@ from parley.core.money import format_cents
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation
 from parley.negotiation.policies import PolicyError, get_policy
+from parley.outreach.config import load_cadences
 from parley.outreach.send import send_sms
+from parley.outreach.templates import render
 from parley.payments import ledger
 from parley.records.audit import Kind, record
 from parley.tables import (
@@ -491,22 +493,26 @@ def _maybe_complete(session: Session, plan: PaymentPlan, now: datetime) -> None:
     )
 
 
-RECEIPT = "Payment received: {amount} on {day}. Thank you! Your balance is now {balance}."
-RECEIPT_PAID_OFF = "Payment received: {amount} on {day}. Thank you! Your account is paid off."
-
-
 def send_receipt(
     session: Session, plan: PaymentPlan, amount_cents: int, settings: Settings, now: datetime
 ) -> None:
     """After a payment is posted, a receipt in the conversation of the plan, on its channel
-    (SPEC §7): once per posted payment, since the ledger posts each payment once."""
+    (SPEC §7): once per posted payment, since the ledger posts each payment once. The words are
+    the account's cadence's `payment_receipt` templates (config/cadences.yml)."""
     account = plan_account(session, plan)
     day = local_date(now, plan.timezone)
-    template = RECEIPT_PAID_OFF if account.balance_cents <= 0 else RECEIPT
-    text = template.format(
-        amount=format_cents(amount_cents),
-        day=f"{day:%b} {day.day}, {day.year}",
-        balance=format_cents(max(account.balance_cents, 0)),
+    cadences = load_cadences(settings.cadences_path)
+    receipt = cadences.for_policy(account.policy)[1].receipt()
+    paid_off = account.balance_cents <= 0
+    template = cadences.templates[receipt.paid_off_template if paid_off else receipt.template]
+    text = render(
+        template.text,
+        {
+            "amount": format_cents(amount_cents),
+            "paid_on": f"{day:%b} {day.day}, {day.year}",
+            "balance": format_cents(max(account.balance_cents, 0)),
+            "plan_id": str(plan.id),
+        },
     )
     notify(session, plan, text, settings, now)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from devstack.stripe_standin import TEST_WEBHOOK_SECRET, sign
 from parley.core.db import transaction
-from parley.core.settings import Settings
+from parley.core.settings import ROOT, Settings
 from parley.payments import events, ledger, links
 from parley.tables import (
     Account,
@@ -128,6 +130,43 @@ def test_a_payment_gets_one_receipt_in_the_conversation(
     [receipt] = receipts(committed_factory, link.plan_id)
     assert receipt.startswith("Payment received: $100.00 on ")
     assert receipt.endswith("Your balance is now $100.00.")
+
+
+def test_the_receipt_speaks_the_operators_words(
+    tmp_path: Path, db_url: str, committed_factory: sessionmaker[Session]
+) -> None:
+    """The receipt's wording comes from config/cadences.yml (SPEC §14: wording without code)."""
+    shipped = yaml.safe_load((ROOT / "config" / "cadences.yml").read_text())
+    shipped["templates"]["payment_receipt"]["text"] = (
+        "Got {{ amount }} on {{ paid_on }} for plan #{{ plan_id }}; {{ balance }} to go."
+    )
+    path = tmp_path / "cadences.yml"
+    path.write_text(yaml.safe_dump(shipped))
+    settings = settings_for(
+        db_url, STRIPE_WEBHOOK_SECRET=TEST_WEBHOOK_SECRET, PARLEY_CADENCES=str(path)
+    )
+    plan_id = make_plan(committed_factory, (10000, 10000))
+    with transaction(committed_factory) as session:
+        plan = session.get(PaymentPlan, plan_id)
+        assert plan is not None
+        link = links.create_link(session, settings, plan)
+        conversation_id = plan.conversation_id
+    with TestClient(create_app(settings)) as client:
+        payload = json.dumps(completed(link))
+        assert post(client, payload, sign(payload)).json()["outcome"] == "posted"
+    with committed_factory() as session:
+        texts = [
+            m.text
+            for m in session.scalars(
+                select(Message).where(
+                    Message.conversation_id == conversation_id, Message.sender == Sender.BOT
+                )
+            )
+        ]
+    assert any(
+        t.startswith("Got $100.00 on ") and t.endswith(f"for plan #{plan_id}; $100.00 to go.")
+        for t in texts
+    ), texts
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def test_the_shipped_files_are_valid_and_massachusetts_allows_two_texts() -> Non
         "missed_payment",
         "broken_promise",
         "plan_completed",
+        "payment_receipt",
     }
     rules = load_contact_rules(ROOT / "config" / "contact-rules.yml").frequency
     assert rules.caps_for("MA") == {"total": 3, "sms": 2}
@@ -68,6 +69,19 @@ def _with(**templates: dict[str, str]) -> dict[str, object]:
         ),
         (
             {
+                "cadences": {
+                    "default": {"payment_receipt": {"template": "t", "paid_off_template": "gone"}}
+                },
+                "templates": {"t": {"subject": "s", "text": "t"}},
+            },
+            "cadences.default.payment_receipt: no template named 'gone'",
+        ),
+        (
+            _with(payment_receipt={"subject": "x", "text": "{{ amount }} {{ ssn }}"}),
+            "cadences.default.payment_receipt. uses ['ssn']",
+        ),
+        (
+            {
                 "cadences": {"default": {"first_contact": {"template": "t", "channels": ["fax"]}}},
                 "templates": {"t": {"subject": "s", "text": "t"}},
             },
@@ -78,6 +92,17 @@ def _with(**templates: dict[str, str]) -> dict[str, object]:
 def test_bad_cadences_are_refused_with_the_reason(data: object, message: str) -> None:
     with pytest.raises(OutreachConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_cadences(data)
+
+
+def test_a_cadence_without_a_receipt_step_still_sends_the_shipped_receipt() -> None:
+    """SPEC §7 owes a receipt for every payment: leaving the step out cannot switch it off."""
+    cadences = parse_cadences({"cadences": {"default": {}}, "templates": {}})
+    receipt = cadences.cadences["default"].receipt()
+    fields = {"amount": "$10.00", "paid_on": "Dec 1, 2026", "balance": "$5.00"}
+    assert render(cadences.templates[receipt.template].text, fields) == (
+        "Payment received: $10.00 on Dec 1, 2026. Thank you! Your balance is now $5.00."
+    )
+    assert "paid off" in render(cadences.templates[receipt.paid_off_template].text, fields)
 
 
 def test_bad_contact_rules_are_refused() -> None:
