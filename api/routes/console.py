@@ -24,8 +24,8 @@ from api.console_auth import (
     secure_cookies,
     set_session_cookie,
 )
-from api.console_render import templates
 from api.deps import SessionDep, SettingsDep, StateDep, client_key
+from api.rendering import templates
 from api.state import AppState
 from parley.console import canned, labels, users, views, work
 from parley.console import queue as work_queue
@@ -55,7 +55,7 @@ def _page(
     def can(permission: str) -> bool:
         return login is not None and users.can(login.role, permission)
 
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request, name, {"login": login, "can": can, **context}, status_code=status_code
     )
 

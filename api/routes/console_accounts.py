@@ -11,8 +11,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console_auth import LoginDep, OptionalLoginDep
-from api.console_render import page
 from api.deps import SessionDep, SettingsDep
+from api.rendering import page
 from parley.console import accounts, priority
 from parley.console.work import require
 from parley.core.errors import InvalidRequest

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.console_auth import OptionalLoginDep
-from api.console_render import HERE, page
 from api.deps import SessionDep, SettingsDep
+from api.rendering import HERE, page
 from parley.console import dashboard, priority
 from parley.core.clock import utcnow
 from parley.core.errors import InvalidRequest

@@ -6,14 +6,13 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from api.deps import SettingsDep
+from api.rendering import templates
 from parley.core.errors import NotFound
 
 HERE = Path(__file__).resolve().parent.parent
 router = APIRouter(tags=["demo"], include_in_schema=False)
-templates = Jinja2Templates(directory=HERE / "templates")
 # Files a page of the API may load (scripts live in files: the Content-Security-Policy allows
 # no inline script).
 STATIC = {"demo.js": "text/javascript"}
@@ -21,7 +20,7 @@ STATIC = {"demo.js": "text/javascript"}
 
 @router.get("/demo", response_class=HTMLResponse)
 def demo_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return templates.TemplateResponse(request, "demo.html", {"company": settings.company_name})
+    return templates().TemplateResponse(request, "demo.html", {"company": settings.company_name})
 
 
 @router.get("/static/{name}")

@@ -10,15 +10,14 @@ checkout's rules are in `parley.payments.checkout`; its buttons drive the same e
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep
+from api.rendering import templates
 from api.schemas.common import errors
 from parley.core.clock import utcnow
 from parley.core.errors import Forbidden, InvalidRequest, NotConfigured
@@ -27,7 +26,6 @@ from parley.payments import checkout, events, stripe_api
 from parley.tables import LinkStatus
 
 router = APIRouter(tags=["payments"])
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 
 async def raw_body(request: Request) -> bytes:
@@ -70,7 +68,7 @@ def checkout_page(
 ) -> HTMLResponse:
     """The local demo checkout: what Stripe Checkout would show, with Pay and Fail."""
     link, plan = checkout.local_link(session, settings, token)
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         "checkout.html",
         {
@@ -116,7 +114,7 @@ def checkout_done(request: Request, token: str, settings: SettingsDep) -> HTMLRe
         if result == "success"
         else "The payment was not completed. You can use the link again at any time."
     )
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         "checkout_done.html",
         {"company": settings.company_name, "text": text},

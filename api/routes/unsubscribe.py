@@ -11,18 +11,15 @@ idempotent; a token Parley never issued gets a 404 page that says so and changes
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from api.deps import SessionDep, SettingsDep
+from api.rendering import templates
 from parley.email import optout
 from parley.tables import EmailOptOut, OptOutSource
 
 router = APIRouter(tags=["email"], include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 
 def masked(address: str) -> str:
@@ -35,7 +32,7 @@ def masked(address: str) -> str:
 def _page(
     request: Request, company: str, state: str, row: EmailOptOut | None, status: int = 200
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         "unsubscribe.html",
         {

@@ -14,9 +14,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from api.deps import AllowedOrigin, SettingsDep
+from api.rendering import templates
 from parley.core.errors import NotFound
 from parley.verification import portal_tokens
 
@@ -25,7 +25,6 @@ WIDGET_JS = HERE / "static" / "widget.js"
 DEMO_ACCOUNT_REF = "DEMO-1001"  # Maria Garcia in config/demo-accounts.csv
 
 router = APIRouter(tags=["widget"], include_in_schema=False, dependencies=[AllowedOrigin])
-templates = Jinja2Templates(directory=HERE / "templates")
 
 
 @lru_cache(maxsize=4)
@@ -59,7 +58,7 @@ def portal_demo(request: Request, settings: SettingsDep) -> HTMLResponse:
         raise NotFound("not_found", "Not found.")
     token = portal_tokens.issue(secret, DEMO_ACCOUNT_REF, audience=settings.portal_token_audience)
     server = str(request.base_url).rstrip("/")
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         "portal-demo.html",
         {"company": settings.company_name, "server": server, "token": token},

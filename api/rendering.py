@@ -1,12 +1,14 @@
-"""Rendering for every console page: one Jinja environment over `api/templates`, with the
-filters the pages need (money from cents, readable labels for every stored code, times and
-waiting minutes), so no page shows `cease_communication` or a Python dict and every page can
-extend the one base layout.
+"""Rendering for every HTML page (console, widget, demo, checkout, unsubscribe): one Jinja
+environment over `api/templates`, built on first use rather than at import, with the filters
+the pages need (money from cents, readable labels for every stored code, times and durations),
+so no page shows `cease_communication` or a Python dict and every console page can extend the
+one base layout.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,18 @@ from parley.console.users import LoginSession
 from parley.core.money import format_cents
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["money"] = format_cents
-templates.env.filters["label"] = label
-templates.env.filters["event_label"] = event_label
-templates.env.filters["details"] = details
+# The queue's and transcript's labels (parley.console.labels), for every console page.
+LABEL_FILTERS = (
+    "reason",
+    "sub_reason",
+    "outcome",
+    "conversation_status",
+    "escalation_status",
+    "channel",
+    "sender",
+    "audit_kind",
+    "role",
+)
 
 
 def _when(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -37,7 +46,8 @@ def _when(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _minutes(value: float | None) -> str:
-    """A duration in minutes, readable: "45 min", "3 h 20 min", "2 d 4 h"; "—" when unknown."""
+    """A duration in minutes, readable: "45 min", "3 h 20 min", "2 d 4 h"; "—" when unknown.
+    Waiting times in the queue and the dashboard's medians read the same way."""
     if value is None:
         return "—"
     total = int(round(value))
@@ -50,33 +60,23 @@ def _minutes(value: float | None) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-templates.env.filters["when"] = _when
-templates.env.filters["minutes"] = _minutes
-# The queue's and transcript's labels (parley.console.labels), for every console page.
-for _name in (
-    "reason",
-    "sub_reason",
-    "outcome",
-    "conversation_status",
-    "escalation_status",
-    "channel",
-    "sender",
-    "audit_kind",
-    "role",
-):
-    templates.env.filters[_name] = getattr(labels, _name)
-
-
-def _waited(minutes: int) -> str:
-    """Waiting time in minutes, as a person reads it: "12 min", "3 h 05 min", "2 d 4 h"."""
-    if minutes < 120:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
-    return f"{minutes // 1440} d {minutes % 1440 // 60} h"
-
-
-templates.env.filters["waited"] = _waited
+@cache
+def templates() -> Jinja2Templates:
+    """The one environment, with every filter registered."""
+    built = Jinja2Templates(directory=HERE / "templates")
+    filters = built.env.filters
+    filters.update(
+        money=format_cents,
+        label=label,
+        event_label=event_label,
+        details=details,
+        when=_when,
+        minutes=_minutes,
+        waited=_minutes,
+    )
+    for name in LABEL_FILTERS:
+        filters[name] = getattr(labels, name)
+    return built
 
 
 def page(
@@ -89,6 +89,6 @@ def page(
     def can(permission: str) -> bool:
         return login is not None and users.can(login.role, permission)
 
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request, name, {"login": login, "can": can, **context}, status_code=status_code
     )
