@@ -8,11 +8,12 @@ verification hashes or birth dates.
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api.console_auth import ApiReaderDep
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.schemas.common import DOCUMENTED_AUTH, errors
 from api.schemas.console import (
     AccountOut,
@@ -22,8 +23,11 @@ from api.schemas.console import (
     QueueItemOut,
     QueueOut,
 )
+from parley.console import queue as work_queue
 from parley.console import views
 from parley.tables import EscalationStatus
+
+MAX_PER_PAGE = 200
 
 router = APIRouter(
     prefix="/api/console",
@@ -34,18 +38,57 @@ router = APIRouter(
 
 
 @router.get("/queue", response_model=QueueOut)
-def get_queue(session: SessionDep, _login: ApiReaderDep) -> QueueOut:
-    """Conversations waiting for a person, most urgent first."""
-    return QueueOut(items=[QueueItemOut(**asdict(item)) for item in views.queue(session)])
+def get_queue(
+    session: SessionDep,
+    settings: SettingsDep,
+    login: ApiReaderDep,
+    reason: Annotated[str | None, Query(description="An escalation reason code")] = None,
+    channel: Annotated[str | None, Query(description="web or sms")] = None,
+    status: Annotated[
+        str | None, Query(description="queued (waiting for a person) or human (held by one)")
+    ] = None,
+    assigned: Annotated[str | None, Query(description="mine or unassigned")] = None,
+    q: Annotated[str | None, Query(description="Account, debtor name or phone")] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = work_queue.PER_PAGE,
+) -> QueueOut:
+    """The console's queue, paged: conversations waiting for (or held by) a person, most urgent
+    reason first, then the longest waiting, with the same filters and search as the queue page
+    (unknown filter values mean "all"); `counts` is the whole queue per reason."""
+    filters = work_queue.QueueFilters.parse(
+        reason=reason, channel=channel, status=status, assigned=assigned, search=q, page=page
+    )
+    config = work_queue.load_queue_config(settings.queue_config_path)
+    found = work_queue.queue_page(
+        session, filters, user_id=login.user_id, config=config, per_page=per_page
+    )
+    return QueueOut(
+        items=[QueueItemOut.model_validate(asdict(row)) for row in found.rows],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        per_page=found.per_page,
+        counts=found.counts,
+    )
 
 
 @router.get("/escalations", response_model=EscalationsOut)
 def get_escalations(
-    session: SessionDep, _login: ApiReaderDep, status: EscalationStatus | None = None
+    session: SessionDep,
+    _login: ApiReaderDep,
+    status: EscalationStatus | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = views.ESCALATIONS_PER_PAGE,
 ) -> EscalationsOut:
-    """Escalations, newest first; `status` filters (open, claimed, resolved)."""
-    rows, names = views.list_escalations(session, status)
-    return EscalationsOut(escalations=[EscalationOut.of(e, names) for e in rows])
+    """Escalations, newest first, paged; `status` filters (open, claimed, resolved)."""
+    found = views.list_escalations(session, status, page=page, per_page=per_page)
+    return EscalationsOut(
+        escalations=[EscalationOut.of(e, found.usernames) for e in found.rows],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        per_page=found.per_page,
+    )
 
 
 @router.get(

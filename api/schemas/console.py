@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from parley.console import views
 from parley.tables import Account, Escalation
@@ -44,7 +44,14 @@ class EscalationOut(BaseModel):
         )
 
 
-class EscalationsOut(BaseModel):
+class PagedOut(BaseModel):
+    total: int = Field(description="How many match, on every page")
+    page: int
+    pages: int
+    per_page: int
+
+
+class EscalationsOut(PagedOut):
     escalations: list[EscalationOut]
 
 
@@ -126,15 +133,21 @@ class QueueItemOut(BaseModel):
     reasons: list[str]
     priority: int
     waiting_since: datetime
+    waiting_minutes: int
+    target_minutes: int | None = Field(description="The response target for the reason")
+    wait_state: str = Field(description="ok, due (near the target), late, or none")
     summary: str
     assigned_to: str | None
+    held: bool = Field(description="Claimed: a person holds the conversation")
     account_ref: str | None
+    debtor_name: str | None
     collection_paused: bool
     last_message: str | None
 
 
-class QueueOut(BaseModel):
+class QueueOut(PagedOut):
     items: list[QueueItemOut]
+    counts: dict[str, int] = Field(description="The whole queue, per reason")
 
 
 class MessageOut(BaseModel):

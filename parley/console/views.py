@@ -1,12 +1,13 @@
-"""What the console shows (SPEC §10, §15): the queue, a conversation's full record, an account.
-Read-only: the work on a conversation is in `parley.console.work`. Nothing here returns
-verification hashes or a birth date: the API's schemas pick the fields they show.
+"""What the console shows (SPEC §10, §15): a conversation's full record, an account, the
+escalations list (the queue itself is `parley.console.queue`). Read-only: the work on a
+conversation is in `parley.console.work`. Nothing here returns verification hashes or a birth
+date: the API's schemas pick the fields they show.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Final
 
 from sqlalchemy import func, select
@@ -25,30 +26,10 @@ from parley.tables import (
     Message,
     NegotiationEvent,
     Note,
-    Sender,
     User,
 )
 
-QUEUE_LIMIT: Final = 500
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    """One conversation waiting for (or held by) a person, as the queue shows it."""
-
-    conversation_id: str
-    channel: str
-    status: str
-    reason: str
-    sub_reason: str | None
-    reasons: list[str]
-    priority: int
-    waiting_since: datetime
-    summary: str
-    assigned_to: str | None
-    account_ref: str | None
-    collection_paused: bool
-    last_message: str | None
+ESCALATIONS_PER_PAGE: Final = 50
 
 
 @dataclass
@@ -77,82 +58,6 @@ def usernames(session: Session, ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
     return {row[0]: row[1] for row in rows}
-
-
-def queue(session: Session) -> list[QueueItem]:
-    """Conversations with an open or claimed escalation: most urgent reason first, then the one
-    waiting longest. One row per conversation, showing its most urgent escalation."""
-    escalations = list(
-        session.scalars(
-            select(Escalation)
-            .where(Escalation.status.in_(ACTIVE_ESCALATION))
-            .order_by(Escalation.priority.desc(), Escalation.created_at)
-            .limit(QUEUE_LIMIT)
-        )
-    )
-    by_conversation: dict[str, list[Escalation]] = {}
-    for escalation in escalations:
-        by_conversation.setdefault(escalation.conversation_id, []).append(escalation)
-    if not by_conversation:
-        return []
-    conversations = {
-        c.id: c
-        for c in session.scalars(select(Conversation).where(Conversation.id.in_(by_conversation)))
-    }
-    account_ids = {c.account_id for c in conversations.values() if c.account_id is not None}
-    accounts = (
-        {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))}
-        if account_ids
-        else {}
-    )
-    last_ids: dict[str, int] = {
-        row[0]: row[1]
-        for row in session.execute(
-            select(Message.conversation_id, func.max(Message.id))
-            .where(Message.conversation_id.in_(by_conversation), Message.sender == Sender.DEBTOR)
-            .group_by(Message.conversation_id)
-        )
-    }
-    last_texts: dict[str, str] = (
-        {
-            row[0]: row[1]
-            for row in session.execute(
-                select(Message.conversation_id, Message.text).where(
-                    Message.id.in_(list(last_ids.values()))
-                )
-            )
-        }
-        if last_ids
-        else {}
-    )
-    names = usernames(
-        session, {e.assigned_user_id for e in escalations if e.assigned_user_id is not None}
-    )
-    items: list[QueueItem] = []
-    for conversation_id, group in by_conversation.items():
-        conversation = conversations[conversation_id]
-        top = group[0]  # already ordered by priority, then age
-        account = accounts.get(conversation.account_id) if conversation.account_id else None
-        assigned = next((e.assigned_user_id for e in group if e.assigned_user_id), None)
-        items.append(
-            QueueItem(
-                conversation_id=conversation_id,
-                channel=conversation.channel,
-                status=conversation.status,
-                reason=top.reason,
-                sub_reason=top.sub_reason,
-                reasons=sorted({e.reason for e in group}),
-                priority=top.priority,
-                waiting_since=min(e.created_at for e in group),
-                summary=top.summary,
-                assigned_to=names.get(assigned) if assigned else None,
-                account_ref=account.account_ref if account else None,
-                collection_paused=bool(account and account.collection_paused),
-                last_message=last_texts.get(conversation_id),
-            )
-        )
-    items.sort(key=lambda item: (-item.priority, item.waiting_since))
-    return items
 
 
 def holder_id(escalations: list[Escalation]) -> int | None:
@@ -247,15 +152,41 @@ def account_view(session: Session, account_ref: str) -> AccountView:
     return AccountView(account, conversations, escalations, names)
 
 
+@dataclass(frozen=True)
+class EscalationsPage:
+    rows: list[Escalation]
+    usernames: dict[int, str]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+
 def list_escalations(
-    session: Session, status: EscalationStatus | None = None
-) -> tuple[list[Escalation], dict[int, str]]:
-    """Escalations, newest first (optionally one status), and the names of their users."""
-    query = select(Escalation).order_by(Escalation.id.desc()).limit(QUEUE_LIMIT)
-    if status is not None:
-        query = query.where(Escalation.status == status)
-    rows = list(session.scalars(query))
-    return rows, usernames(session, _escalation_users(rows))
+    session: Session,
+    status: EscalationStatus | None = None,
+    *,
+    page: int = 1,
+    per_page: int = ESCALATIONS_PER_PAGE,
+) -> EscalationsPage:
+    """One page of escalations, newest first (optionally one status), with their users' names.
+    A page past the end is the last page."""
+    where = [Escalation.status == status] if status is not None else []
+    total = int(session.scalar(select(func.count(Escalation.id)).where(*where)) or 0)
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    rows = list(
+        session.scalars(
+            select(Escalation)
+            .where(*where)
+            .order_by(Escalation.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return EscalationsPage(
+        rows, usernames(session, _escalation_users(rows)), total, page, pages, per_page
+    )
 
 
 def _escalation_users(escalations: list[Escalation]) -> set[int]:

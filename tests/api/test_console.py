@@ -16,10 +16,12 @@ from devstack.stack import free_port
 from parley.console import users
 from parley.conversations import live
 from parley.conversations import turns as messaging
+from parley.core.db import transaction
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation, pause_collection
 from parley.tables import Account, AuditEvent, Conversation, Escalation, Message, utcnow
 from tests.support.console import CSRF, PASSWORD, login
+from tests.support.queue import seed_queue
 
 
 @pytest.fixture
@@ -294,7 +296,16 @@ def test_read_only_api_with_cookie_or_admin_token(
     not_admin = {"Authorization": f"Bearer {users.api_token_for('k' * 40, 'super1')}"}
     assert client.get("/api/console/escalations", headers=not_admin).status_code == 401
     login(client, "super1")
-    assert client.get("/api/console/queue").status_code == 200
+    queue = client.get("/api/console/queue")
+    assert queue.status_code == 200
+    body = queue.json()
+    assert (body["total"], body["page"], body["pages"], body["counts"]) == (1, 1, 1, {"dispute": 1})
+    [item] = body["items"]
+    assert (item["conversation_id"], item["reason"], item["sub_reason"]) == (
+        conversation_id,
+        "dispute",
+        "not_mine",
+    )
     assert client.get("/api/console/accounts/NOPE").status_code == 404
 
 
@@ -358,3 +369,50 @@ def test_reply_on_sms_goes_through_the_outbound_path(
             select(Message).where(Message.conversation_id == blocked_id, Message.sender == "agent")
         ).one()
         assert stored.delivery_status == "blocked"
+
+
+def test_the_json_queue_and_escalations_are_paged_with_the_queue_pages_filters(
+    client: TestClient, committed_factory: sessionmaker[Session]
+) -> None:
+    """SPEC §15 at scale: the read-only API pages like the console (120 conversations)."""
+    with transaction(committed_factory) as session:
+        seeded = seed_queue(session, 120)
+    bearer = {"Authorization": f"Bearer {users.api_token_for('k' * 40, 'admin1')}"}
+    first = client.get("/api/console/queue", headers=bearer).json()
+    assert (first["total"], first["pages"], first["per_page"], len(first["items"])) == (
+        120,
+        3,
+        50,
+        50,
+    )
+    last = client.get("/api/console/queue?page=3", headers=bearer).json()
+    assert len(last["items"]) == 20
+    seen = {
+        i["conversation_id"]
+        for p in (1, 2, 3)
+        for i in client.get(f"/api/console/queue?page={p}", headers=bearer).json()["items"]
+    }
+    assert seen == set(seeded.conversation_ids)  # every one once, across the pages
+    ordered = [(-i["priority"], i["waiting_since"]) for i in first["items"]]
+    assert ordered == sorted(ordered)  # most urgent first, then the longest waiting
+    assert sum(first["counts"].values()) == 120
+    dispute = client.get("/api/console/queue?reason=dispute&per_page=200", headers=bearer).json()
+    assert dispute["total"] == first["counts"]["dispute"] == len(dispute["items"])
+    assert {i["reason"] for i in dispute["items"]} == {"dispute"}
+    found = client.get("/api/console/queue?q=Q-0007", headers=bearer).json()
+    assert [i["account_ref"] for i in found["items"]] == ["Q-0007"]
+    past_the_end = client.get("/api/console/queue?page=99", headers=bearer).json()
+    assert past_the_end["page"] == 3 and past_the_end["items"] == last["items"]
+    assert client.get("/api/console/queue?per_page=500", headers=bearer).status_code == 422
+    assert client.get("/api/console/queue?page=0", headers=bearer).status_code == 422
+
+    escalations = client.get("/api/console/escalations?per_page=40", headers=bearer).json()
+    assert (escalations["total"], escalations["pages"], len(escalations["escalations"])) == (
+        120,
+        3,
+        40,
+    )
+    ids = [e["id"] for e in escalations["escalations"]]
+    assert ids == sorted(ids, reverse=True)  # newest first
+    third = client.get("/api/console/escalations?per_page=40&page=3", headers=bearer).json()
+    assert max(e["id"] for e in third["escalations"]) < min(ids)

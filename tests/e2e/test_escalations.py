@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.console import views
+from parley.console.queue import QueueFilters, QueueRow, queue_page
 from parley.dialogue import texts as dialogue_texts
 from parley.tables import Account, Conversation, Escalation, Message, NegotiationEvent
 from tests.support.assertions import assert_waiting
@@ -57,9 +57,15 @@ def account(factory: sessionmaker[Session], ref: str) -> Account:
         return found
 
 
-def in_queue(factory: sessionmaker[Session], conversation_id: str) -> views.QueueItem:
+def in_queue(factory: sessionmaker[Session], conversation_id: str) -> QueueRow:
+    """The conversation's row in the console's queue, looked for on every page."""
+    items: list[QueueRow] = []
     with factory() as session:
-        items = [i for i in views.queue(session) if i.conversation_id == conversation_id]
+        page = queue_page(session, QueueFilters())
+        for number in range(1, page.pages + 1):
+            if number > 1:
+                page = queue_page(session, QueueFilters(page=number))
+            items += [r for r in page.rows if r.conversation_id == conversation_id]
     assert len(items) == 1, "the conversation is in the queue once"
     return items[0]
 
