@@ -30,6 +30,11 @@ DISCREET_STEPS = frozenset({"first_contact", "no_reply"})
 COLLECTION_STEPS = frozenset(
     {"first_contact", "no_reply", "pre_due", "due_day", "missed_payment", "broken_promise"}
 )
+# Steps that are a record for the debtor, sent as notices (not collection messages).
+NOTICE_STEPS = frozenset({"plan_completed", "agreement"})
+# Steps a collection pause (dispute, bankruptcy, attorney, cease) stops: every collection step,
+# and the agreement too, which tells the debtor how to pay.
+PAUSED_STEPS = COLLECTION_STEPS | {"agreement"}
 
 
 class OutreachConfigError(ConfigError, ValueError):
@@ -119,6 +124,7 @@ class Cadence(_Strict):
     missed_payment: MissedPayment | None = None
     broken_promise: _Step | None = None
     plan_completed: _Step | None = None
+    agreement: _Step | None = None
     payment_receipt: PaymentReceipt | None = None
 
     def receipt(self) -> PaymentReceipt:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from parley.email import optout as email_optout
 from parley.outreach import quiet_hours
-from parley.outreach.config import COLLECTION_STEPS, ContactRules
+from parley.outreach.config import COLLECTION_STEPS, PAUSED_STEPS, ContactRules
 from parley.outreach.send import debtor_zones
 from parley.sms import optout
 from parley.tables import (
@@ -141,10 +141,9 @@ def check(
         return Decision(False, "opted_out")
     if cease_requested(session, account.id):
         return Decision(False, "cease_requested")
-    collection = step in COLLECTION_STEPS
-    if collection and account.balance_cents <= 0:
+    if step in COLLECTION_STEPS and account.balance_cents <= 0:
         return Decision(False, "account_paid")
-    if collection and account.collection_paused:
+    if step in PAUSED_STEPS and account.collection_paused:
         return Decision(False, "collection_paused")
     if outreach_paused(session, account.id):
         return Decision(False, "outreach_paused")

@@ -27,11 +27,13 @@ from sqlalchemy.orm import Session
 from parley.core.clock import debtor_zone, local_date, zone_info
 from parley.core.money import format_cents
 from parley.core.settings import Settings
+from parley.documents.links import agreement_url
 from parley.jobs.engine import Done, JobContext, JobView, Reschedule, Result, enqueue
 from parley.outreach import content, rules
 from parley.outreach.channels import get_channel
 from parley.outreach.config import (
     DISCREET_STEPS,
+    NOTICE_STEPS,
     Cadence,
     load_cadences,
     load_contact_rules,
@@ -65,9 +67,11 @@ STEPS = (
     "missed_payment",
     "broken_promise",
     "plan_completed",
+    "agreement",
 )
 KINDS = tuple(KIND_PREFIX + step for step in STEPS)
 PLAN_LIMIT = 500
+AGREEMENT_WINDOW = timedelta(days=2)
 
 
 def step_key(account_id: int, step: str, ref: str) -> str:
@@ -263,11 +267,38 @@ def plan_completed_thanks(session: Session, settings: Settings, now: datetime) -
     return planned
 
 
+def plan_agreement_emails(session: Session, settings: Settings, now: datetime) -> int:
+    """The written agreement (SPEC §14), emailed once per plan to a debtor who consented to
+    email; the chat's confirmation already linked it. Only plans agreed in the last
+    `AGREEMENT_WINDOW`, so an account without email consent is not looked at again forever."""
+    rows = session.execute(
+        select(PaymentPlan, Account)
+        .join(Account, Account.id == PaymentPlan.account_id)
+        .where(
+            PaymentPlan.agreed_at >= now - AGREEMENT_WINDOW,
+            Account.email.is_not(None),
+            _not_planned(_key_expr(Account.id, "agreement", PaymentPlan.id)),
+        )
+        .limit(PLAN_LIMIT)
+    ).all()
+    planned = 0
+    for plan, account in rows:
+        if _cadence(settings, account).agreement is None:
+            continue
+        if "email" not in [str(c) for c in account.contact_consent or []]:
+            continue
+        planned += plan_step(
+            session, account, "agreement", str(plan.id), now, "email", plan_id=plan.id
+        )
+    return planned
+
+
 PLANNERS = (
     plan_first_contacts,
     plan_installment_reminders,
     plan_missed_payments,
     plan_completed_thanks,
+    plan_agreement_emails,
 )
 
 
@@ -391,6 +422,15 @@ def context_for(
         if plan_row is None or plan_row.status != PlanStatus.COMPLETED:
             return fields, "plan_not_completed"
         fields["plan_id"] = str(plan_row.id)
+    elif step == "agreement":
+        agreed = session.get(PaymentPlan, int(job.payload.get("plan_id", 0)))
+        if agreed is None or agreed.status == PlanStatus.CANCELLED:
+            return fields, "plan_cancelled"
+        fields.update(
+            plan_id=str(agreed.id),
+            amount=format_cents(agreed.total_cents),
+            agreement_url=agreement_url(settings, agreed),
+        )
     return fields, None
 
 
@@ -504,7 +544,7 @@ def run_step(context: JobContext, job: JobView) -> Result:
             to=address,
             subject=subject,
             text=text,
-            kind="notice" if step == "plan_completed" else "collection",
+            kind="notice" if step in NOTICE_STEPS else "collection",
             idempotency_key=job.idempotency_key,
             now=now,
             services=context.services,

@@ -21,7 +21,16 @@ DISCREET_FIELDS = frozenset({"company", "company_contact", "first_name", "chat_u
 # Every field a template can use; those beyond the discreet ones exist only for debtors who
 # have engaged (an agreed plan, a promise they made).
 FIELDS = DISCREET_FIELDS | frozenset(
-    {"amount", "due_date", "plan_id", "payment_url", "balance", "creditor", "paid_on"}
+    {
+        "amount",
+        "due_date",
+        "plan_id",
+        "payment_url",
+        "balance",
+        "creditor",
+        "paid_on",
+        "agreement_url",
+    }
 )
 
 

@@ -32,6 +32,7 @@ def test_the_shipped_files_are_valid_and_massachusetts_allows_two_texts() -> Non
         "missed_payment",
         "broken_promise",
         "plan_completed",
+        "agreement",
         "payment_receipt",
     }
     rules = load_contact_rules(ROOT / "config" / "contact-rules.yml").frequency
