@@ -25,7 +25,7 @@ from api.console_auth import (
     set_session_cookie,
 )
 from api.deps import SessionDep, SettingsDep, StateDep, client_key
-from api.rendering import templates
+from api.rendering import page as _page
 from api.state import AppState
 from parley.console import canned, labels, users, views, work
 from parley.console import queue as work_queue
@@ -43,21 +43,6 @@ LIVE_POLL_SECONDS = 1.0
 LIVE_MAX_SECONDS = 300.0  # the browser reconnects; bounds a stream's life on shutdown
 BAD_LOGIN = "Invalid username or password."
 TOO_MANY_LOGINS = "Too many attempts. Please wait a few minutes and try again."
-
-
-def _page(
-    request: Request,
-    name: str,
-    login: LoginSession | None,
-    status_code: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    def can(permission: str) -> bool:
-        return login is not None and users.can(login.role, permission)
-
-    return templates().TemplateResponse(
-        request, name, {"login": login, "can": can, **context}, status_code=status_code
-    )
 
 
 def error_page(request: Request, login: LoginSession | None, exc: ParleyError) -> HTMLResponse:
