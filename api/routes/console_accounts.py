@@ -1,5 +1,5 @@
 """Accounts in the console (SPEC §15): search ordered by the priority score, the account page,
-re-sending a payment link and legal review. The rules and role checks are in
+re-sending a payment link, recording a promise to pay, pausing outreach and legal review. The rules and role checks are in
 `parley.console.accounts` and `parley.console.priority`; this module renders and redirects."""
 
 from __future__ import annotations
@@ -72,6 +72,23 @@ def resend_link(
     plan_id: Annotated[int, Form()] = 0,
 ) -> Response:
     notice = accounts.resend_link(session, settings, login, account_ref, plan_id)
+    return RedirectResponse(_account_url(account_ref, notice), status_code=303)
+
+
+@router.post("/accounts/{account_ref}/promises")
+def record_promise(
+    account_ref: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: LoginDep,
+    amount: Annotated[str, Form(max_length=20)] = "",
+    due: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Record a promise to pay the debtor made to a person (agents; SPEC §6, §14)."""
+    notice = accounts.record_promise(
+        session, settings, login, account_ref, amount=amount, due=due, note=note
+    )
     return RedirectResponse(_account_url(account_ref, notice), status_code=303)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Final
 
 from sqlalchemy import ColumnElement, case, func, or_, select
@@ -20,9 +20,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from parley.console.priority import LegalReview, Score, legal_review, score_from_row, scored
 from parley.console.users import LoginSession, can
-from parley.core.clock import utcnow
+from parley.core.clock import debtor_zone, local_date, utcnow
 from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from parley.core.money import format_cents, parse_money
 from parley.core.settings import Settings
+from parley.negotiation import dialogue as promise_dialogue
+from parley.negotiation.policies import account_policy
 from parley.outreach import control as outreach_control
 from parley.outreach.send import send_sms
 from parley.payments import links
@@ -68,6 +71,7 @@ NOTICES: Final[dict[str, str]] = {
     "outreach_already_paused": "Outreach was already paused.",
     "outreach_resumed": "Outreach resumed: steps that fell due meanwhile are skipped.",
     "outreach_not_paused": "Outreach was not paused.",
+    "promise_recorded": "Promise recorded: it is checked on its date and followed up if broken.",
 }
 
 
@@ -344,3 +348,65 @@ def resend_link(
         blocked_by=outbound_error,
     )
     return notice if notice in NOTICES else "link_sms_failed"
+
+
+def record_promise(
+    session: Session,
+    settings: Settings,
+    actor: LoginSession,
+    account_ref: str,
+    *,
+    amount: str,
+    due: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> str:
+    """A promise to pay the debtor made to a person (a call, a held chat), recorded as the
+    chat records one (SPEC §6, §14): part or all of the balance, on a day from today (the
+    debtor's) to the policy's first-payment limit; not while collection is paused. Every
+    refusal says what to change and records nothing. Returns the `NOTICES` key."""
+    if not can(actor.role, "record_promise"):
+        raise Forbidden("forbidden", "Your role does not allow this action.")
+    account = get_account(session, account_ref)
+    if account.collection_paused:
+        raise Conflict(
+            "collection_paused", "Collection is paused on this account: no promise can be taken."
+        )
+    if account.balance_cents <= 0:
+        raise Conflict("nothing_to_pay", "This account has nothing left to pay.")
+    try:
+        amount_cents = parse_money(amount)
+    except ValueError as exc:
+        raise InvalidRequest("bad_amount", f"The amount is not valid: {exc}.") from exc
+    if not 0 < amount_cents <= account.balance_cents:
+        raise InvalidRequest(
+            "bad_amount",
+            f"The amount must be more than $0.00 and at most the balance, "
+            f"{format_cents(account.balance_cents)}.",
+        )
+    try:
+        day = date.fromisoformat(due.strip())
+    except ValueError as exc:
+        raise InvalidRequest("bad_date", "The date must be a day like 2026-03-15.") from exc
+    _name, policy = account_policy(settings.policies_path, account.policy)
+    moment = now or utcnow()
+    today = local_date(moment, debtor_zone(account.zone_names, moment))
+    latest = today + timedelta(days=policy.first_payment_within_days)
+    if not today <= day <= latest:
+        raise InvalidRequest(
+            "bad_date",
+            f"The date must be from {today.isoformat()} (today where the debtor is) to "
+            f"{latest.isoformat()} (the policy's first-payment limit).",
+        )
+    said = " ".join(note.split())[:500]
+    promise_dialogue.record_promise(
+        session,
+        settings,
+        None,
+        account,
+        amount_cents,
+        day,
+        said,
+        recorded_by=user_actor(actor.username),
+    )
+    return "promise_recorded"

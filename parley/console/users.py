@@ -43,6 +43,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     "resolve_paused": "supervisor",  # resolve dispute / bankruptcy / attorney / cease requests
     "lift_pause": "supervisor",  # resume collection on an account
     "resend_link": "agent",  # re-send a plan's payment link to the debtor
+    "record_promise": "agent",  # record a promise to pay the debtor made to a person (SPEC §14)
     "export_transcript": "agent",  # download one conversation's transcript
     "legal_review": "supervisor",  # move an account to legal review, or take it out
     "pause_outreach": "supervisor",  # pause or resume an account's cadence (SPEC §14)

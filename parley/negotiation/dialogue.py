@@ -44,7 +44,7 @@ from parley.negotiation.agreements import live_plan, request_payment_link, store
 from parley.negotiation.engine import Decision, NegotiationState, Proposal
 from parley.negotiation.policies import Policy, account_policy, policy_record
 from parley.negotiation.terms import DebtorOffer, proposed_terms
-from parley.records.audit import Kind, record
+from parley.records.audit import SYSTEM, Kind, record
 from parley.tables import (
     Account,
     Actor,
@@ -446,17 +446,21 @@ def offer_lenient(
 def record_promise(
     session: Session,
     settings: Settings,
-    conversation: Conversation,
+    conversation: Conversation | None,
     account: Account,
     amount_cents: int,
     due: date,
     said: str,
+    *,
+    recorded_by: str | None = None,
 ) -> Promise:
-    """The debtor confirmed their promise to pay: record it (followed up by SPEC §14)."""
+    """A promise to pay, confirmed by the debtor: in the chat, or told to a person who records
+    it in the console (`recorded_by`, the audit actor). Followed up by SPEC §14's checks."""
     name, _policy = account_policy(settings.policies_path, account.policy)
+    conversation_id = conversation.id if conversation is not None else None
     promise = Promise(
         account_id=account.id,
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         amount_cents=amount_cents,
         due_date=due,
         note=said[:500] or None,
@@ -466,9 +470,9 @@ def record_promise(
     session.add(
         NegotiationEvent(
             account_id=account.id,
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             kind=NegotiationEventKind.PROMISE,
-            actor=Actor.DEBTOR,
+            actor=Actor.DEBTOR if recorded_by is None else Actor.AGENT,
             terms={"promise_id": promise.id, "amount_cents": amount_cents, "due": due.isoformat()},
             policy_name=name,
             policy_values={"balance_cents": account.balance_cents},
@@ -478,7 +482,8 @@ def record_promise(
     record(
         session,
         Kind.PROMISE_RECORDED,
-        conversation_id=conversation.id,
+        actor=recorded_by or SYSTEM,
+        conversation_id=conversation_id,
         account_id=account.id,
         promise_id=promise.id,
         amount_cents=amount_cents,

@@ -8,9 +8,11 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,7 +20,7 @@ from api.app import create_app
 from devstack.stack import free_port
 from parley.console import users
 from parley.core.settings import Settings
-from parley.tables import AuditEvent
+from parley.tables import AuditEvent, Promise
 from tests.support.console import PASSWORD, login
 from tests.support.console_seed import FORMULA_NAME, seed
 
@@ -186,3 +188,49 @@ def test_transcript_downloads(client: TestClient, committed_factory: sessionmake
             select(AuditEvent).where(AuditEvent.kind == "console.export")
         ).first()
         assert event is not None and event.conversation_id == conversation[1]
+
+
+def test_a_promise_made_to_a_person_is_recorded_from_the_account_page(
+    client: TestClient, committed_factory: sessionmaker[Session]
+) -> None:
+    """SPEC §14: promises to pay are recorded from chat and from the console; a bad amount or
+    day gets a clear error and records nothing; not while collection is paused."""
+    csrf = login(client, "agent1")
+    assert 'id="promise-form"' in client.get("/console/accounts/SEED-4").text
+    today = datetime.now(timezone.utc).date()
+    due = (today + timedelta(days=5)).isoformat()
+
+    def promise(ref: str, amount: str, day: str, token: str | None = csrf) -> Response:
+        data = {"amount": amount, "due": day, "note": "said on the phone: Friday"}
+        if token is not None:
+            data["csrf_token"] = token
+        return client.post(f"/console/accounts/{ref}/promises", data=data)
+
+    for amount, day, words in (
+        ("abc", due, "The amount is not valid"),
+        ("0", due, "more than $0.00 and at most the balance"),
+        ("999999", due, "at most the balance"),
+        ("50", "next friday", "a day like 2026-03-15"),
+        ("50", (today - timedelta(days=3)).isoformat(), "today where the debtor is"),
+        ("50", (today + timedelta(days=400)).isoformat(), "first-payment limit"),
+    ):
+        refused = promise("SEED-4", amount, day)
+        assert refused.status_code == 422 and words in refused.text, (amount, day)
+    assert promise("SEED-4", "50", due, token=None).status_code == 403
+    paused = promise("SEED-3", "50", due)
+    assert paused.status_code == 409 and "Collection is paused" in paused.text
+    assert 'id="promise-form"' not in client.get("/console/accounts/SEED-3").text
+    with committed_factory() as session:
+        assert session.scalars(select(Promise).where(Promise.note.like("%phone%"))).all() == []
+
+    done = promise("SEED-4", "$50.00", due)
+    assert done.status_code == 200 and "Promise recorded" in done.text
+    assert f"$50.00 by {due}" in text_of(done.text)
+    with committed_factory() as session:
+        [made] = session.scalars(select(Promise).where(Promise.note.like("%phone%"))).all()
+        assert (made.amount_cents, made.due_date.isoformat(), made.status) == (5000, due, "open")
+        assert made.conversation_id is None
+        audit = session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "promise.recorded")
+        ).all()
+        assert [(a.actor, a.data["promise_id"]) for a in audit] == [("user:agent1", made.id)]
