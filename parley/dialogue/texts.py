@@ -221,8 +221,8 @@ NOTHING_OWED = "There's nothing left to pay on this account."
 PROMISE_SUMMARY = "I'll note your promise to pay {amount} on {day}. The rest, {rest}, stays due."
 PROMISE_CONFIRM = "Shall I note that promise?"
 PROMISE_RECORDED = (
-    "Noted: {amount} on {day}. We'll send a reminder before then. You can set up a plan for the "
-    "rest at any time."
+    "Noted: {amount} on {day}. We'll remind you a couple of days before (when there's time) and "
+    "check that it arrived. You can set up a plan for the rest at any time."
 )
 PROMISE_OPEN = "You told us you'd pay {amount} on {day}."
 

@@ -28,10 +28,21 @@ DISCREET_STEPS = frozenset({"first_contact", "no_reply"})
 # Steps that pursue the debt: stopped by a collection pause and by a paid balance. The thanks
 # after a completed plan is not collection.
 COLLECTION_STEPS = frozenset(
-    {"first_contact", "no_reply", "pre_due", "due_day", "missed_payment", "broken_promise"}
+    {
+        "first_contact",
+        "no_reply",
+        "pre_due",
+        "due_day",
+        "promise_reminder",
+        "missed_payment",
+        "broken_promise",
+    }
 )
 # Steps that are a record for the debtor, sent as notices (not collection messages).
 NOTICE_STEPS = frozenset({"plan_completed", "agreement"})
+# Steps that do not count toward the frequency caps: the written agreement answers the debtor's
+# own agreement a moment ago (like a receipt); counting it would push back their reminders.
+UNCOUNTED_STEPS = frozenset({"agreement"})
 # Steps a collection pause (dispute, bankruptcy, attorney, cease) stops: every collection step,
 # and the agreement too, which tells the debtor how to pay.
 PAUSED_STEPS = COLLECTION_STEPS | {"agreement"}
@@ -121,6 +132,7 @@ class Cadence(_Strict):
     no_reply: NoReply | None = None
     pre_due: PreDue | None = None
     due_day: _Step | None = None
+    promise_reminder: PreDue | None = None
     missed_payment: MissedPayment | None = None
     broken_promise: _Step | None = None
     plan_completed: _Step | None = None

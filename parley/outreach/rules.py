@@ -9,10 +9,12 @@ reason is the strongest one: an opt-out outranks quiet hours.
   contacting me" opens a `cease_communication` escalation: it stops outreach everywhere);
 - the account paid (balance <= 0) for collection steps;
 - collection paused (`Account.collection_paused`, set by a dispute, bankruptcy, attorney or
-  cease escalation) for collection steps; a supervisor's outreach pause for every step;
+  cease escalation) for collection steps and the agreement; a supervisor's outreach pause for
+  every step;
 - quiet hours (08:00-21:00) in every candidate zone: rescheduled to the next allowed minute;
 - the rolling frequency caps (config/contact-rules.yml): rescheduled to when the oldest counted
-  message leaves the window.
+  message leaves the window. The written agreement (`UNCOUNTED_STEPS`) is neither held by the
+  caps nor counted by them: it answers what the debtor agreed a moment ago, like a receipt.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from sqlalchemy.orm import Session
 
 from parley.email import optout as email_optout
 from parley.outreach import quiet_hours
-from parley.outreach.config import COLLECTION_STEPS, PAUSED_STEPS, ContactRules
+from parley.outreach.config import (
+    COLLECTION_STEPS,
+    PAUSED_STEPS,
+    UNCOUNTED_STEPS,
+    ContactRules,
+)
 from parley.outreach.send import debtor_zones
 from parley.sms import optout
 from parley.tables import (
@@ -153,4 +160,6 @@ def check(
             return Decision(False, "quiet_hours", quiet_hours.next_allowed(now, zones))
         except quiet_hours.NoAllowedTime:
             return Decision(False, "no_convenient_time")
+    if step in UNCOUNTED_STEPS:
+        return ALLOW
     return frequency(session, rules, account, channel, now)

@@ -34,6 +34,7 @@ from parley.outreach.channels import get_channel
 from parley.outreach.config import (
     DISCREET_STEPS,
     NOTICE_STEPS,
+    UNCOUNTED_STEPS,
     Cadence,
     load_cadences,
     load_contact_rules,
@@ -64,6 +65,7 @@ STEPS = (
     "no_reply",
     "pre_due",
     "due_day",
+    "promise_reminder",
     "missed_payment",
     "broken_promise",
     "plan_completed",
@@ -71,7 +73,7 @@ STEPS = (
 )
 KINDS = tuple(KIND_PREFIX + step for step in STEPS)
 PLAN_LIMIT = 500
-AGREEMENT_WINDOW = timedelta(days=2)
+AGREEMENT_WINDOW = timedelta(days=7)
 
 
 def step_key(account_id: int, step: str, ref: str) -> str:
@@ -240,6 +242,40 @@ def plan_missed_payments(session: Session, settings: Settings, now: datetime) ->
     return planned
 
 
+def plan_promise_reminders(session: Session, settings: Settings, now: datetime) -> int:
+    """A reminder `days_before` an open promise's date (the chat says one will come), on the
+    debtor's reminder channel; not for a promise made that close to its date."""
+    rows = session.execute(
+        select(Promise, Account)
+        .join(Account, Account.id == Promise.account_id)
+        .where(
+            Promise.status == PromiseStatus.OPEN,
+            Promise.due_date >= now.date() - timedelta(days=1),
+            _not_planned(_key_expr(Account.id, "promise_reminder", Promise.id)),
+        )
+        .limit(PLAN_LIMIT)
+    ).all()
+    planned = 0
+    for promise, account in rows:
+        cadence = _cadence(settings, account)
+        if cadence.promise_reminder is None:
+            continue
+        day = promise.due_date - timedelta(days=cadence.promise_reminder.days_before)
+        made = local_date(promise.created_at or now, debtor_zone(account.zone_names, now))
+        if day <= made:
+            continue
+        planned += plan_step(
+            session,
+            account,
+            "promise_reminder",
+            str(promise.id),
+            local_midnight(day, account, now),
+            reminder_channel(account, cadence),
+            promise_id=promise.id,
+        )
+    return planned
+
+
 def plan_completed_thanks(session: Session, settings: Settings, now: datetime) -> int:
     rows = session.execute(
         select(PaymentPlan, Account)
@@ -296,6 +332,7 @@ def plan_agreement_emails(session: Session, settings: Settings, now: datetime) -
 PLANNERS = (
     plan_first_contacts,
     plan_installment_reminders,
+    plan_promise_reminders,
     plan_missed_payments,
     plan_completed_thanks,
     plan_agreement_emails,
@@ -408,6 +445,16 @@ def context_for(
             amount=format_cents(installment.remaining_cents),
             due_date=f"{installment.due_date:%b} {installment.due_date.day}",
             plan_id=str(plan.id),
+        )
+    elif step == "promise_reminder":
+        promise = session.get(Promise, int(job.payload.get("promise_id", 0)))
+        if promise is None or promise.status != PromiseStatus.OPEN:
+            return fields, "promise_not_open"
+        if local_date(now, debtor_zone(account.zone_names, now)) > promise.due_date:
+            return fields, "promise_date_passed"  # a reminder after the day reminds of nothing
+        fields.update(
+            amount=format_cents(promise.amount_cents),
+            due_date=f"{promise.due_date:%b} {promise.due_date.day}",
         )
     elif step == "broken_promise":
         promise = session.get(Promise, int(job.payload.get("promise_id", 0)))
@@ -530,7 +577,8 @@ def run_step(context: JobContext, job: JobView) -> Result:
                     named,
                 )
                 return Done("blocked: first_contact_discloses_debt")
-        _event(session, account, job, OutreachOutcome.SENDING, now, initiated=True)
+        counted = step not in UNCOUNTED_STEPS
+        _event(session, account, job, OutreachOutcome.SENDING, now, initiated=counted)
     # The `sending` record is committed: from here a crash can lose this message, never repeat it.
     # No `begin()` block here: a channel may commit the session itself (email records and claims
     # its row durably before the SMTP conversation); the outcome is committed below.
@@ -568,7 +616,7 @@ def run_step(context: JobContext, job: JobView) -> Result:
             job,
             OutreachOutcome.SENT,
             now,
-            initiated=True,
+            initiated=step not in UNCOUNTED_STEPS,
             outbound_id=delivery.outbound_id,
         )
         if step == "first_contact" and cadence.no_reply is not None:

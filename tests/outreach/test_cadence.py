@@ -151,17 +151,58 @@ def test_a_broken_promise_is_followed_up_and_a_kept_one_is_not(
         session_factory, SETTINGS, clock=clock, services={"sms_transport": transport}
     )
     engine.run_until_idle()
+    # Two days before the date, each debtor is reminded of their promise (in the morning).
+    clock.set(datetime(2025, 6, 11, 16, 0, tzinfo=UTC))  # 09:00 Pacific
+    engine.run_until_idle()
+    reminded = sorted((to, body) for to, body, _ in transport.sent)
+    assert [to for to, _ in reminded] == ["+14155550111", "+14155550112"]
+    assert all("$200.00" in body and "Jun 13" in body for _, body in reminded)
+    transport.sent.clear()
     clock.set(datetime(2025, 6, 16, 18, 0, tzinfo=UTC))  # after Jun 13 + 2 days, Pacific
     engine.run_until_idle()
     with session_factory() as session:
         statuses = {p.account_id: str(p.status) for p in session.scalars(select(Promise))}
     assert sorted(statuses.values()) == ["broken", "kept"]
     assert [e[:2] for e in _events(session_factory)] == [
+        ("promise_reminder", "sending"),
+        ("promise_reminder", "sent"),
+        ("promise_reminder", "sending"),
+        ("promise_reminder", "sent"),
         ("broken_promise", "sending"),
         ("broken_promise", "sent"),
     ]
     ((to, body, _),) = transport.sent
     assert to == "+14155550112" and "$200.00" in body and "Jun 13" in body
+
+
+def test_a_promise_reminder_never_goes_after_the_promised_day(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A worker that was down over the reminder's day does not send it late."""
+    start = datetime(2025, 6, 10, 17, 0, tzinfo=UTC)
+    clock = ManualClock(start)
+    transport = Recorder(clock)
+    with session_factory.begin() as session:
+        account = make_account(account_ref="P-LATE", phone="+14155550113")
+        session.add(account)
+        session.flush()
+        session.add(
+            Promise(
+                account_id=account.id,
+                amount_cents=5000,
+                due_date=date(2025, 6, 13),
+                created_at=start,
+                updated_at=start,
+            )
+        )
+    engine = make_engine(
+        session_factory, SETTINGS, clock=clock, services={"sms_transport": transport}
+    )
+    engine.run_until_idle()  # plans the reminder for Jun 11
+    clock.set(datetime(2025, 6, 14, 17, 0, tzinfo=UTC))  # the worker is back on Jun 14
+    engine.run_until_idle()
+    assert ("promise_reminder", "blocked", "promise_date_passed") in _events(session_factory)
+    assert not any("reminder of the payment" in body for _, body, _ in transport.sent)
 
 
 def test_two_workers_send_each_step_once(committed_factory: sessionmaker[Session]) -> None:

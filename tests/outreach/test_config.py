@@ -29,6 +29,7 @@ def test_the_shipped_files_are_valid_and_massachusetts_allows_two_texts() -> Non
         "no_reply",
         "pre_due",
         "due_day",
+        "promise_reminder",
         "missed_payment",
         "broken_promise",
         "plan_completed",
