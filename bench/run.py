@@ -299,6 +299,7 @@ def bare_model() -> tuple[Path, dict[str, Any]]:
     if not (BARE_DIR / "config.yml").exists():
         BARE_DIR.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(BARE_DIR, ignore_errors=True)
+        BARE_DIR.mkdir()  # `rasa init --init-dir` refuses a directory that does not exist
         # `rasa init` scaffolds the default project (DIET + TED) and trains it.
         subprocess.run(  # noqa: S603
             [str(RASA_BIN), "init", "--no-prompt", "--init-dir", str(BARE_DIR)],
