@@ -96,6 +96,23 @@
     box.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // ---- narrow screens ---------------------------------------------------------------------
+  // Each cell of a list table is labelled with its column's header, so on a phone a row reads
+  // as a card of "Header: value" lines (console-dashboard.css) instead of scrolling sideways.
+  function labelCells(root) {
+    root.querySelectorAll("table.list").forEach((table) => {
+      const heads = Array.from(table.querySelectorAll("thead th")).map((th) => th.textContent.trim());
+      if (!heads.length) return;
+      table.querySelectorAll("tbody tr").forEach((tr) => {
+        Array.from(tr.children).forEach((cell, i) => {
+          if (heads[i] && !cell.dataset.label) cell.dataset.label = heads[i];
+        });
+      });
+      table.classList.add("labelled");
+    });
+  }
+  labelCells(document);
+
   // ---- live refresh -----------------------------------------------------------------------
   const target = document.querySelector("[data-live]");
   if (!target || !window.EventSource) return;
@@ -135,6 +152,7 @@
         const state = keepInputs(container);
         const focusedRow = document.activeElement && document.activeElement.closest && document.activeElement.closest("tr.queue-item");
         container.innerHTML = await response.text();
+        labelCells(container);
         restoreInputs(container, state);
         reselect();
         if (focusedRow && selected) {

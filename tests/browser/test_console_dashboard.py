@@ -128,6 +128,14 @@ def shoot(page: Page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {size}"
+        if width < 640:  # on a phone the list tables read as cards, not boxes to scroll
+            scrolling = page.evaluate(
+                """() => Array.from(document.querySelectorAll('.table-wrap'))
+                     .filter(w => w.querySelector('table.list'))
+                     .filter(w => w.scrollWidth > w.clientWidth + 1)
+                     .map(w => w.getAttribute('aria-label'))"""
+            )
+            assert scrolling == [], f"{name} at {size}: these tables scroll sideways: {scrolling}"
     page.set_viewport_size({"width": 1440, "height": 900})
 
 
