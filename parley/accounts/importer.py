@@ -599,13 +599,20 @@ class _Statement:
 
     def execute(self, session: Session, rows: list[dict[str, Any]]) -> None:
         procs = self.processors
-        params: list[Any] = [
-            {name: procs[name](value) if name in procs else value for name, value in row.items()}
-            for row in rows
-        ]
+        params: list[Any]
         if self.positional is not None:
-            order = self.positional
-            params = [tuple(row[name] for name in order) for row in params]
+            # One pass per row straight into the driver's tuple (SQLite's qmark style): the
+            # intermediate dict per row was a sixth of a profiled import.
+            order = [(name, procs.get(name)) for name in self.positional]
+            params = [
+                tuple(row[name] if proc is None else proc(row[name]) for name, proc in order)
+                for row in rows
+            ]
+        else:
+            params = [
+                {name: procs[name](v) if name in procs else v for name, v in row.items()}
+                for row in rows
+            ]
         session.connection().exec_driver_sql(self.sql, params)
 
 
