@@ -70,27 +70,38 @@ PAGE = """<!doctype html>
 router = APIRouter(prefix=PREFIX, tags=["docs"], include_in_schema=False)
 
 
-@router.get("", response_class=HTMLResponse)
-def docs_page(request: Request) -> HTMLResponse:
+def _page(request: Request, template: str, static_prefix: str) -> HTMLResponse:
+    """A viewer's page: the app's title, its static folder and the OpenAPI URL under the root
+    path the app is served at."""
     openapi_url = request.app.openapi_url
     if not openapi_url:
         raise NotFound("not_found", "Not found.")
     root = str(request.scope.get("root_path", "")).rstrip("/")
-    page = PAGE.format(
+    page = template.format(
         title=escape(request.app.title),
-        static=escape(root + STATIC_PREFIX),
+        static=escape(root + static_prefix),
         openapi=escape(root + openapi_url),
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/static/{name}")
-def docs_static(name: str) -> FileResponse:
-    asset = ASSETS.get(name)
+def _asset(assets: dict[str, tuple[Path, str]], name: str) -> FileResponse:
+    """One of a viewer's pinned files (only those listed), cached for long."""
+    asset = assets.get(name)
     if asset is None:
         raise NotFound("not_found", "Not found.")
     path, media_type = asset
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+
+
+@router.get("", response_class=HTMLResponse)
+def docs_page(request: Request) -> HTMLResponse:
+    return _page(request, PAGE, STATIC_PREFIX)
+
+
+@router.get("/static/{name}")
+def docs_static(name: str) -> FileResponse:
+    return _asset(ASSETS, name)
 
 
 REDOC_PREFIX = "/api/redoc"
@@ -124,22 +135,9 @@ redoc_router = APIRouter(prefix=REDOC_PREFIX, tags=["docs"], include_in_schema=F
 
 @redoc_router.get("", response_class=HTMLResponse)
 def redoc_page(request: Request) -> HTMLResponse:
-    openapi_url = request.app.openapi_url
-    if not openapi_url:
-        raise NotFound("not_found", "Not found.")
-    root = str(request.scope.get("root_path", "")).rstrip("/")
-    page = REDOC_PAGE.format(
-        title=escape(request.app.title),
-        static=escape(root + REDOC_STATIC),
-        openapi=escape(root + openapi_url),
-    )
-    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+    return _page(request, REDOC_PAGE, REDOC_STATIC)
 
 
 @redoc_router.get("/static/{name}")
 def redoc_static(name: str) -> FileResponse:
-    asset = REDOC_ASSETS.get(name)
-    if asset is None:
-        raise NotFound("not_found", "Not found.")
-    path, media_type = asset
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+    return _asset(REDOC_ASSETS, name)
