@@ -25,6 +25,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from parley.accounts.importer import SPEC_COLUMNS
 from parley.conversations.ordering import BUSY
 from parley.conversations.turns import APOLOGY, HANDED_OVER
 from parley.tables import ACTIVE_ESCALATION, Direction, Escalation, Message, Sender
@@ -108,53 +109,31 @@ def debtors() -> list[Debtor]:
 
 
 def write_accounts(path: Path) -> Path:
-    header = [
-        "account_id",
-        "first_name",
-        "last_name",
-        "date_of_birth",
-        "ssn_last4",
-        "zip",
-        "phone",
-        "email",
-        "timezone",
-        "creditor",
-        "original_creditor",
-        "account_last4",
-        "description",
-        "principal",
-        "interest",
-        "fees",
-        "payments_credits",
-        "itemization_date",
-        "policy",
-    ]
+    """The fault tests' debtors as an account file in SPEC §3's columns (blank where unused)."""
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
+        writer = csv.DictWriter(handle, fieldnames=SPEC_COLUMNS, restval="")
+        writer.writeheader()
         for n, debtor in enumerate(debtors(), start=1):
             writer.writerow(
-                [
-                    debtor.ref,
-                    "Alex",
-                    debtor.last_name,
-                    debtor.dob.isoformat(),
-                    f"{7000 + n}",
-                    ZIP,
-                    "",
-                    "",
-                    "America/New_York",
-                    "Acme Capital",
-                    "Acme Card",
-                    f"{7000 + n}",
-                    "Credit card balance",
-                    "640.00",
-                    "0.00",
-                    "0.00",
-                    "0.00",
-                    "2025-01-01",
-                    "default",
-                ]
+                {
+                    "account_id": debtor.ref,
+                    "first_name": "Alex",
+                    "last_name": debtor.last_name,
+                    "date_of_birth": debtor.dob.isoformat(),
+                    "ssn_last4": f"{7000 + n}",
+                    "zip": ZIP,
+                    "timezone": "America/New_York",
+                    "creditor": "Acme Capital",
+                    "original_creditor": "Acme Card",
+                    "account_last4": f"{7000 + n}",
+                    "description": "Credit card balance",
+                    "principal": "640.00",
+                    "interest": "0.00",
+                    "fees": "0.00",
+                    "payments_credits": "0.00",
+                    "itemization_date": "2025-01-01",
+                    "policy": "default",
+                }
             )
     return path
 
