@@ -60,17 +60,9 @@ from parley.tables import (
 )
 
 KIND_PREFIX = "outreach."
-STEPS = (
-    "first_contact",
-    "no_reply",
-    "pre_due",
-    "due_day",
-    "promise_reminder",
-    "missed_payment",
-    "broken_promise",
-    "plan_completed",
-    "agreement",
-)
+# Every cadence step is a job kind, except the receipt, which the payment's own transaction
+# sends (parley.payments.events.send_receipt).
+STEPS = tuple(name for name in Cadence.model_fields if name != "payment_receipt")
 KINDS = tuple(KIND_PREFIX + step for step in STEPS)
 PLAN_LIMIT = 500
 AGREEMENT_WINDOW = timedelta(days=7)

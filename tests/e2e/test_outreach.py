@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -26,6 +27,7 @@ from parley.core.clock import ManualClock
 from parley.core.db import make_engine, make_session_factory, transaction
 from parley.core.settings import Settings
 from parley.email.transport import make_transport as make_email_transport
+from parley.jobs.engine import Engine as JobEngine
 from parley.jobs.kinds import make_engine as make_job_engine
 from parley.sms.twilio import make_transport as make_sms_transport
 from parley.tables import (
@@ -92,6 +94,31 @@ def _worker_settings(stack: Stack, smtp_url: str) -> Settings:
     return Settings(**env)
 
 
+@contextmanager
+def worker_on(
+    stack: Stack, smtp_url: str, start: datetime
+) -> Iterator[tuple[Settings, sessionmaker[Session], ManualClock, JobEngine]]:
+    """The worker's job engine over the stack's database, its clock starting at `start`, SMS
+    to the Twilio stand-in and email to the loopback SMTP server."""
+    settings = _worker_settings(stack, smtp_url)
+    db = make_engine(stack.database_url)
+    factory = make_session_factory(db)
+    clock = ManualClock(start)
+    services: dict[str, object] = {
+        "sms_transport": make_sms_transport(settings),
+        "email_transport": make_email_transport(settings),
+    }
+    try:
+        yield (
+            settings,
+            factory,
+            clock,
+            make_job_engine(factory, settings, clock=clock, services=services),
+        )
+    finally:
+        db.dispose()
+
+
 def _yesterday_morning(now: datetime) -> datetime:
     """17:00 UTC (09:00 or 10:00 in San Francisco) yesterday: the first contact goes out before
     the debtor's real-time replies, as it would."""
@@ -114,16 +141,8 @@ def test_first_contact_reply_plan_reminder_and_a_dispute_stops_the_cadence(
     smtp_server: SmtpServer,  # noqa: F811 - the fixture imported above
 ) -> None:
     stack = outreach_stack
-    settings = _worker_settings(stack, smtp_server.url)
-    db = make_engine(stack.database_url)
-    factory = make_session_factory(db)
-    clock = ManualClock(_yesterday_morning(datetime.now(timezone.utc)))
-    services = {
-        "sms_transport": make_sms_transport(settings),
-        "email_transport": make_email_transport(settings),
-    }
-    worker = make_job_engine(factory, settings, clock=clock, services=services)
-    try:
+    start = _yesterday_morning(datetime.now(timezone.utc))
+    with worker_on(stack, smtp_server.url, start) as (_settings, factory, clock, worker):
         worker.run_until_idle()
         # First contact on both consented channels, discreet, with the collector statement.
         [first_sms] = _sms_to(stack, PHONE)
@@ -205,8 +224,6 @@ def test_first_contact_reply_plan_reminder_and_a_dispute_stops_the_cadence(
         assert ("due_day", "blocked", "collection_paused") in _events(factory)
         # No email after the first contact and the agreement.
         assert len(smtp_server.relay.received) == 2
-    finally:
-        db.dispose()
 
 
 def _receipts(factory: sessionmaker[Session], phone: str) -> list[str]:
@@ -223,14 +240,9 @@ def test_a_declined_charge_is_followed_up_with_a_fresh_link_that_is_paid_with_a_
     smtp_server: SmtpServer,  # noqa: F811 - the fixture imported above
 ) -> None:
     stack = outreach_stack
-    settings = _worker_settings(stack, smtp_server.url)
-    db = make_engine(stack.database_url)
-    factory = make_session_factory(db)
-    clock = ManualClock(datetime.now(timezone.utc))
-    services: dict[str, object] = {"sms_transport": make_sms_transport(settings)}
-    worker = make_job_engine(factory, settings, clock=clock, services=services)
     phone_number = "+14155550178"
-    try:
+    start = datetime.now(timezone.utc)
+    with worker_on(stack, smtp_server.url, start) as (_settings, factory, clock, worker):
         with httpx.Client(base_url=stack.api_url, timeout=60.0) as api:
             phone = Texter(api, stack, phone_number)
             phone.say("hi")
@@ -303,8 +315,6 @@ def test_a_declined_charge_is_followed_up_with_a_fresh_link_that_is_paid_with_a_
                 select(InstallmentCharge).where(InstallmentCharge.installment_id == paid.id)
             ).all()
             assert len(attempts) == 1
-    finally:
-        db.dispose()
 
 
 def test_a_promise_made_by_sms_is_reminded_then_broken_and_followed_up(
@@ -312,16 +322,10 @@ def test_a_promise_made_by_sms_is_reminded_then_broken_and_followed_up(
     smtp_server: SmtpServer,  # noqa: F811 - the fixture imported above
 ) -> None:
     stack = outreach_stack
-    settings = _worker_settings(stack, smtp_server.url)
-    db = make_engine(stack.database_url)
-    factory = make_session_factory(db)
-    now = datetime.now(timezone.utc)
-    clock = ManualClock(now)
-    services: dict[str, object] = {"sms_transport": make_sms_transport(settings)}
-    worker = make_job_engine(factory, settings, clock=clock, services=services)
     phone_number = "+14155550179"
+    now = datetime.now(timezone.utc)
     due = (now - timedelta(hours=10)).date() + timedelta(days=8)  # a week out, in California
-    try:
+    with worker_on(stack, smtp_server.url, now) as (settings, factory, clock, worker):
         with httpx.Client(base_url=stack.api_url, timeout=60.0) as api:
             phone = Texter(api, stack, phone_number)
             phone.say("hi")
@@ -358,5 +362,3 @@ def test_a_promise_made_by_sms_is_reminded_then_broken_and_followed_up(
             assert session.get(Promise, promise.id).status == "broken"  # type: ignore[union-attr]
         [follow_up] = [b for b in _sms_to(stack, phone_number) if "did not receive" in b]
         assert "$100.00" in follow_up and "debt collector" in follow_up
-    finally:
-        db.dispose()
