@@ -1,6 +1,7 @@
 """Accounts in the console (SPEC §15): search ordered by the priority score, the account page,
-re-sending a payment link, recording a promise to pay, pausing outreach and legal review. The rules and role checks are in
-`parley.console.accounts` and `parley.console.priority`; this module renders and redirects."""
+re-sending a payment link, recording a promise to pay, pausing outreach and legal review. The
+rules and role checks are in `parley.console.accounts` and `parley.console.priority`; this module
+renders and redirects."""
 
 from __future__ import annotations
 
