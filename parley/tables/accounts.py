@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.tables.base import Base, TimestampMixin
@@ -21,6 +21,8 @@ class Account(TimestampMixin, Base):
         Index("ix_accounts_name_dob", "last_name_key", "dob_hash"),
         Index("ix_accounts_name_zip", "last_name_key", "zip_hash"),
         Index("ix_accounts_name_ssn4", "last_name_key", "ssn4_hash"),
+        # The console's search by first name, a range on the lowered name (parley.console.accounts).
+        Index("ix_accounts_first_name_lower", func.lower(literal_column("first_name"))),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

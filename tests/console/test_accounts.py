@@ -35,6 +35,14 @@ def refs(page: accounts.SearchPage) -> list[str]:
         ("(404) 555-0104", ["SEED-4"]),
         ("0105", ["SEED-5"]),
         ("100%_", []),
+        ("ada", ["SEED-1"]),  # first name alone, prefix, any case
+        ("EDS", ["SEED-4"]),
+        ("hop", ["SEED-2"]),  # last name prefix, through its comparison key
+        ("dijk-stra", ["SEED-4"]),  # the key drops what is not a letter
+        ("grace h", ["SEED-2"]),  # "first last-prefix"
+        ("grace lovelace", []),
+        ("example.com", []),  # e-mail is searched only when the text has an @
+        ("@example.com", ["SEED-1", "SEED-5"]),
     ],
 )
 def test_search_by_reference_name_email_phone(
