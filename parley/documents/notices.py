@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from parley.core.clock import debtor_zone, local_date, utcnow
 from parley.core.errors import NotConfigured
 from parley.core.settings import Settings
-from parley.documents.links import validation_notice_url
 from parley.documents.validation import validation_period_end
 from parley.tables import Account, NoticeChannel, ValidationNotice
 
@@ -153,16 +152,3 @@ def notice_content(
         "notice_date": notice_date.isoformat(),
         "period_ends": ends.isoformat(),
     }
-
-
-def give_notice(
-    session: Session,
-    settings: Settings,
-    account: Account,
-    channel: NoticeChannel | str,
-    now: datetime | None = None,
-) -> str:
-    """Provide the notice and return its link: what the first contact and the chat's offer call
-    when they put the link in a message."""
-    provide_notice(session, settings, account, channel, now)
-    return validation_notice_url(settings, account)

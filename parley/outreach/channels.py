@@ -1,7 +1,7 @@
 """The channels outreach initiates messages on (SPEC §14): SMS and email.
 
-A `Channel` knows the debtor's address on it, the opt-out line its messages carry, and how to
-send one message in the caller's transaction. The cadence runner (parley.outreach.steps)
+A `Channel` knows the debtor's address on it and how to send one message (its send path adds
+the channel's opt-out line) in the caller's transaction. The cadence runner (parley.outreach.steps)
 checks the contact rules first and records a `sending` event (committed) before calling
 `send`, so a channel need not guard against a crash between its provider call and the commit.
 
@@ -26,7 +26,7 @@ from parley.email.transport import make_transport as make_email_transport
 from parley.outreach.send import send_sms
 from parley.sms.phones import normalize_phone
 from parley.sms.twilio import SmsTransport
-from parley.tables import Account, OutboundKind, OutboundStatus
+from parley.tables import Account, OutboundKind, OutboundMessage, OutboundStatus
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,6 @@ class Channel(Protocol):
 
     def address(self, account: Account) -> str | None:
         """Where this debtor is reached on this channel (normalised), or None."""
-        ...
-
-    def opt_out_line(self, settings: Settings) -> str:
-        """The opt-out statement every message on this channel carries."""
         ...
 
     def transactional(self, settings: Settings) -> bool:
@@ -72,6 +68,15 @@ class Channel(Protocol):
     ) -> Delivery: ...
 
 
+def _outbound_kind(kind: str) -> OutboundKind:
+    return OutboundKind.COLLECTION if kind == "collection" else OutboundKind.NOTICE
+
+
+def _delivery(row: OutboundMessage, *delivered: OutboundStatus) -> Delivery:
+    """The channel's outbound row as a `Delivery`: ok when its status is one of `delivered`."""
+    return Delivery(row.status in delivered, str(row.status), row.id, row.error)
+
+
 class SmsChannel:
     """Through `parley.outreach.send.send_sms` (Twilio, or the local outbox), which applies
     the SMS rules once more and appends the opt-out statement."""
@@ -80,9 +85,6 @@ class SmsChannel:
 
     def address(self, account: Account) -> str | None:
         return normalize_phone(account.phone) if account.phone else None
-
-    def opt_out_line(self, settings: Settings) -> str:
-        return settings.sms_opt_out_text
 
     def transactional(self, settings: Settings) -> bool:
         return not settings.twilio_rest_configured
@@ -102,20 +104,18 @@ class SmsChannel:
         services: dict[str, Any],
     ) -> Delivery:
         transport: SmsTransport | None = services.get("sms_transport")
-        outbound_kind = OutboundKind.COLLECTION if kind == "collection" else OutboundKind.NOTICE
         row = send_sms(
             session,
             settings,
             to,
             text,
-            outbound_kind,
+            _outbound_kind(kind),
             account_id=account.id,
             now=now,
             transport=transport,
         )
         # `scheduled`: the SMS rules deferred it after all; the deferred-send job sends it.
-        ok = row.status in (OutboundStatus.SENT, OutboundStatus.OUTBOX, OutboundStatus.SCHEDULED)
-        return Delivery(ok, str(row.status), row.id, row.error)
+        return _delivery(row, OutboundStatus.SENT, OutboundStatus.OUTBOX, OutboundStatus.SCHEDULED)
 
 
 class EmailChannel:
@@ -131,9 +131,6 @@ class EmailChannel:
             return normalize_address(account.email)
         except InvalidAddress:
             return None
-
-    def opt_out_line(self, settings: Settings) -> str:
-        return "To stop emails from us, use the unsubscribe link in this message."
 
     def transactional(self, settings: Settings) -> bool:
         # send_email's own row, claimed before SMTP, already guards an interrupted send.
@@ -156,7 +153,6 @@ class EmailChannel:
         transport: EmailTransport = services.get("email_transport") or make_email_transport(
             settings
         )
-        outbound_kind = OutboundKind.COLLECTION if kind == "collection" else OutboundKind.NOTICE
         row = send_email(
             session,
             settings,
@@ -165,12 +161,11 @@ class EmailChannel:
             to=to,
             subject=subject,
             text=text,
-            kind=outbound_kind,
+            kind=_outbound_kind(kind),
             idempotency_key=f"outreach:{idempotency_key}",
             now=now,
         )
-        ok = row.status in (OutboundStatus.SENT, OutboundStatus.OUTBOX)
-        return Delivery(ok, str(row.status), row.id, row.error)
+        return _delivery(row, OutboundStatus.SENT, OutboundStatus.OUTBOX)
 
 
 _CHANNELS: dict[str, Channel] = {"sms": SmsChannel(), "email": EmailChannel()}

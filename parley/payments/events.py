@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parley.core.clock import local_date
+from parley.core.dates import short_date
 from parley.core.errors import ParleyError
 from parley.core.money import format_cents
 from parley.core.settings import Settings
@@ -509,7 +510,7 @@ def send_receipt(
         template.text,
         {
             "amount": format_cents(amount_cents),
-            "paid_on": f"{day:%b} {day.day}, {day.year}",
+            "paid_on": short_date(day),
             "balance": format_cents(max(account.balance_cents, 0)),
             "plan_id": str(plan.id),
         },

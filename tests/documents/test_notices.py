@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from parley.core.errors import NotConfigured
 from parley.core.settings import Settings
-from parley.documents import links, notices
+from parley.documents import notices
 from parley.documents.notice_wording import notice_document
 from parley.documents.render import pdf_text, to_html, to_pdf
 from parley.tables import NoticeChannel, ValidationNotice
@@ -107,15 +107,6 @@ def test_provided_once_with_the_period_and_content_frozen(session: Session) -> N
     assert again.content["current_amount_cents"] == 121950
     assert session.scalar(select(func.count(ValidationNotice.id))) == 1
     assert notices.period_end(session, account) == date(2026, 1, 2)
-
-
-def test_giving_the_notice_records_it_and_returns_its_link(session: Session) -> None:
-    account = _account()
-    session.add(account)
-    session.flush()
-    url = notices.give_notice(session, SETTINGS, account, NoticeChannel.WEB, SENT)
-    assert url == links.validation_notice_url(SETTINGS, account)
-    assert notices.recorded_notice(session, account) is not None
 
 
 def test_the_sending_date_is_the_debtors(session: Session) -> None:
