@@ -9,7 +9,6 @@ through the same code as `POST /api/admin/accounts/import` (`api.routes.admin_ap
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
@@ -24,6 +23,7 @@ from parley.console import users
 from parley.console.queue import load_queue_config
 from parley.console.users import LoginSession
 from parley.core.errors import ConfigError, Forbidden
+from parley.core.paging import clamp_page
 from parley.negotiation.policies import load_policies
 from parley.tables import OutboundMessage
 
@@ -181,11 +181,11 @@ def outbox_page(
         query = query.where(OutboundMessage.status == "outbox")
         count = count.where(OutboundMessage.status == "outbox")
     total = int(session.scalar(count) or 0)
-    pages = max(1, math.ceil(total / OUTBOX_PER_PAGE))
     try:
-        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
+        asked = int(request.query_params.get("page", "1"))
     except ValueError:
-        page = 1
+        asked = 1
+    page, pages = clamp_page(total, asked, OUTBOX_PER_PAGE)
     rows = list(
         session.scalars(
             query.order_by(OutboundMessage.id.desc())

@@ -19,14 +19,16 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from parley.console.priority import LegalReview, Score, legal_review, score_from_row, scored
-from parley.console.users import LoginSession, can
+from parley.console.users import LoginSession, require
 from parley.core.clock import debtor_zone, local_date, utcnow
-from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from parley.core.errors import Conflict, InvalidRequest, NotFound
 from parley.core.money import format_cents, parse_money
+from parley.core.paging import clamp_page
 from parley.core.settings import Settings
 from parley.negotiation import dialogue as promise_dialogue
 from parley.negotiation.policies import account_policy
 from parley.outreach import control as outreach_control
+from parley.outreach import rules as outreach_rules
 from parley.outreach.send import send_sms
 from parley.payments import links
 from parley.records.audit import Kind, record, user_actor
@@ -47,7 +49,6 @@ from parley.tables import (
     OutboundKind,
     OutboundMessage,
     OutreachEvent,
-    OutreachPause,
     PaymentLink,
     PaymentPlan,
     Promise,
@@ -162,8 +163,7 @@ def search(session: Session, query: str, page: int = 1, now: datetime | None = N
         )
         or 0
     )
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
+    page, pages = clamp_page(total, page, PAGE_SIZE)
     sub = scored(now, where).subquery("scored")
     rows = session.execute(
         select(Account, sub)
@@ -289,7 +289,7 @@ def account_page(session: Session, account_ref: str, now: datetime | None = None
         sms_opted_out=bool(account.phone and optout.is_opted_out(session, account.phone)),
         cadence_scheduled=outreach_control.scheduled(session, account.id),
         cadence_history=outreach_control.history(session, account.id, limit=AUDIT_LIMIT),
-        outreach_paused=session.get(OutreachPause, account.id) is not None,
+        outreach_paused=outreach_rules.outreach_paused(session, account.id),
     )
 
 
@@ -297,8 +297,7 @@ def set_outreach_paused(
     session: Session, actor: LoginSession, account_ref: str, *, paused: bool
 ) -> str:
     """Pause or resume the account's cadence (supervisors); returns the `NOTICES` key."""
-    if not can(actor.role, "pause_outreach"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "pause_outreach")
     account = get_account(session, account_ref)
     by = user_actor(actor.username)
     if paused:
@@ -315,8 +314,7 @@ def resend_link(
     when the account has a phone (opt-out, the collection pause and quiet hours apply, as for
     every SMS), else into the account's open web chat. Returns the `NOTICES` key of what
     happened (the page says it after the redirect)."""
-    if not can(actor.role, "resend_link"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "resend_link")
     account = get_account(session, account_ref)
     plan = session.get(PaymentPlan, plan_id)
     if plan is None or plan.account_id != account.id:
@@ -399,8 +397,7 @@ def record_promise(
     chat records one (SPEC §6, §14): part or all of the balance, on a day from today (the
     debtor's) to the policy's first-payment limit; not while collection is paused. Every
     refusal says what to change and records nothing. Returns the `NOTICES` key."""
-    if not can(actor.role, "record_promise"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "record_promise")
     account = get_account(session, account_ref)
     if account.collection_paused:
         raise Conflict(

@@ -12,8 +12,8 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parley.console.users import LoginSession, can
-from parley.core.errors import Forbidden, InvalidRequest, NotFound
+from parley.console.users import LoginSession, require
+from parley.core.errors import InvalidRequest, NotFound
 from parley.records.audit import Kind, record, user_actor
 from parley.tables import CannedReply
 
@@ -26,8 +26,7 @@ def list_replies(session: Session) -> list[CannedReply]:
 
 
 def _require(actor: LoginSession) -> None:
-    if not can(actor.role, "manage_canned"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "manage_canned")
 
 
 def normalise(shortcut: str) -> str:

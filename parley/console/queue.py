@@ -13,7 +13,6 @@ The response targets and round-robin setting come from `config/queue.yml`
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Select, and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from parley.console.users import LoginSession, can
+from parley.console.users import LoginSession, require
 from parley.core.clock import utcnow
 from parley.core.errors import ConfigError, Forbidden, NotFound
+from parley.core.paging import clamp_page
 from parley.records.audit import Kind, record, user_actor
 from parley.tables import (
     ACTIVE_ESCALATION,
@@ -296,8 +296,7 @@ def queue_page(
     now = now or utcnow()
     matching = _matching(filters, user_id).subquery("matching")
     total = int(session.scalar(select(func.count()).select_from(matching)) or 0)
-    pages = max(1, math.ceil(total / per_page))
-    page = min(filters.page, pages)
+    page, pages = clamp_page(total, filters.page, per_page)
     ordered = session.execute(
         select(matching.c.conversation_id)
         .order_by(matching.c.priority.desc(), matching.c.since, matching.c.conversation_id)
@@ -417,8 +416,7 @@ def assign(
     """A supervisor assigns a waiting conversation to a team member (or clears it with "").
     Assignment says who should take it; claiming is still the atomic step that holds it, so a
     conversation somebody holds is not reassigned here (take over instead)."""
-    if not can(actor.role, "assign"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "assign")
     active = list(
         session.scalars(
             select(Escalation).where(

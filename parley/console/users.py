@@ -87,6 +87,12 @@ class LoginSession:
     csrf_token: str
 
 
+def require(actor: LoginSession, permission: str) -> None:
+    """Refuse with 403 unless the actor's role holds `permission` (checked server-side)."""
+    if not can(actor.role, permission):
+        raise Forbidden("forbidden", "Your role does not allow this action.")
+
+
 def can(role: str, permission: str) -> bool:
     """Whether `role` holds `permission`; unknown roles and permissions hold nothing."""
     least = PERMISSIONS.get(permission)
@@ -220,8 +226,7 @@ def list_users(session: Session) -> list[User]:
 
 
 def _managed(session: Session, actor: LoginSession, username: str) -> User:
-    if not can(actor.role, "manage_users"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "manage_users")
     user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
     if user is None:
         raise NotFound("user_not_found", "No such user.")
@@ -237,8 +242,7 @@ def create_user_as(
     display_name: str = "",
 ) -> User:
     """An admin creates a user from the console (the CLI uses `create_user` directly)."""
-    if not can(actor.role, "manage_users"):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
+    require(actor, "manage_users")
     user = create_user(session, username, password, role, actor=user_actor(actor.username))
     user.display_name = display_name.strip()[:64] or None
     return user

@@ -6,7 +6,6 @@ date: the API's schemas pick the fields they show.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from parley.conversations.state import get_conversation
 from parley.core.errors import NotFound
+from parley.core.paging import clamp_page
 from parley.escalations.reasons import PAUSING_REASONS
 from parley.tables import (
     ACTIVE_ESCALATION,
@@ -173,8 +173,7 @@ def list_escalations(
     A page past the end is the last page."""
     where = [Escalation.status == status] if status is not None else []
     total = int(session.scalar(select(func.count(Escalation.id)).where(*where)) or 0)
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
+    page, pages = clamp_page(total, page, per_page)
     rows = list(
         session.scalars(
             select(Escalation)

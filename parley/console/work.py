@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parley.console import canned
-from parley.console.users import LoginSession, can
+from parley.console.users import LoginSession, can, require
 from parley.console.views import holder_id
 from parley.conversations.state import get_conversation
 from parley.core.clock import utcnow
 from parley.core.db import locked
-from parley.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from parley.core.errors import Conflict, InvalidRequest, NotFound
 from parley.core.settings import Settings
 from parley.escalations.queue import open_escalation
 from parley.escalations.reasons import PAUSING_REASONS
@@ -65,12 +65,6 @@ def display_name(session: Session, actor: LoginSession) -> str:
     user = session.get(User, actor.user_id)
     name = (user.display_name or "").strip() if user is not None else ""
     return (name or actor.username)[:64]
-
-
-def require(actor: LoginSession, permission: str) -> None:
-    """Refuse with 403 unless the actor's role holds `permission` (checked server-side)."""
-    if not can(actor.role, permission):
-        raise Forbidden("forbidden", "Your role does not allow this action.")
 
 
 def _audit(
