@@ -20,7 +20,7 @@ BOT_INPUTS := $(shell find bot data -type f \( -name '*.yml' -o -name '*.py' \) 
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 
-.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench bench-scale train db clean browser-deps browser-js topology-deps prod-local worker
+.PHONY: help setup run test lint typecheck test-bot test-py nlu-eval bench train db clean browser-deps browser-js topology-deps prod-local worker
 
 help:
 	@echo "make run     set everything up and start the stack (local mode)"
@@ -134,14 +134,10 @@ nlu-eval: $(RASA_VENV)/.installed $(MODEL)
 
 test: setup lint typecheck test-bot test-py nlu-eval
 
-# The message path, bare Rasa side by side, and import/verification at 100,000 rows (bounded
-# to ~20 minutes on a 2-core machine). The 1,000,000-row import takes far longer at today's
-# import speed (docs/performance.md): `make bench-scale` runs it on its own.
+# The message path, bare Rasa side by side, and import/verification at 100,000 and 1,000,000
+# rows (about 8 minutes on an idle 2-core machine; docs/performance.md).
 bench: setup
-	$(VENV)/bin/python bench/run.py --out var/bench/results.json --scale-args "--rows 100000"
-
-bench-scale: setup
-	$(VENV)/bin/python bench/scale.py --out var/bench/scale.json
+	$(VENV)/bin/python bench/run.py --out var/bench/results.json
 
 clean:
 	rm -rf var/models var/results .rasa

@@ -72,7 +72,6 @@ def templates() -> Jinja2Templates:
         details=details,
         when=_when,
         minutes=_minutes,
-        waited=_minutes,
     )
     for name in LABEL_FILTERS:
         filters[name] = getattr(labels, name)

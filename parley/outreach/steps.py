@@ -18,7 +18,7 @@ contact are planned when it is sent (day 3, 7, 14 after it), so nothing scans fo
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, exists, literal, select
@@ -313,7 +313,7 @@ def plan_agreement_emails(session: Session, settings: Settings, now: datetime) -
     for plan, account in rows:
         if _cadence(settings, account).agreement is None:
             continue
-        if "email" not in [str(c) for c in account.contact_consent or []]:
+        if "email" not in (account.contact_consent or []):
             continue
         planned += plan_step(
             session, account, "agreement", str(plan.id), now, "email", plan_id=plan.id
@@ -402,6 +402,11 @@ def first_contact_at(session: Session, account_id: int) -> datetime | None:
     )
 
 
+def _day_month(day: date) -> str:
+    """ "Jun 13": how a message names a due day (the year goes without saying)."""
+    return f"{day:%b} {day.day}"
+
+
 def context_for(
     session: Session, settings: Settings, account: Account, job: JobView, now: datetime
 ) -> tuple[dict[str, str], str | None]:
@@ -435,26 +440,20 @@ def context_for(
             return fields, "plan_not_live"
         fields.update(
             amount=format_cents(installment.remaining_cents),
-            due_date=f"{installment.due_date:%b} {installment.due_date.day}",
+            due_date=_day_month(installment.due_date),
             plan_id=str(plan.id),
         )
-    elif step == "promise_reminder":
+    elif step in ("promise_reminder", "broken_promise"):
+        # A reminder is for an open promise before its day; the follow-up for a broken one.
+        reminder = step == "promise_reminder"
+        wanted = PromiseStatus.OPEN if reminder else PromiseStatus.BROKEN
         promise = session.get(Promise, int(job.payload.get("promise_id", 0)))
-        if promise is None or promise.status != PromiseStatus.OPEN:
-            return fields, "promise_not_open"
-        if local_date(now, debtor_zone(account.zone_names, now)) > promise.due_date:
+        if promise is None or promise.status != wanted:
+            return fields, "promise_not_open" if reminder else "promise_not_broken"
+        if reminder and local_date(now, debtor_zone(account.zone_names, now)) > promise.due_date:
             return fields, "promise_date_passed"  # a reminder after the day reminds of nothing
         fields.update(
-            amount=format_cents(promise.amount_cents),
-            due_date=f"{promise.due_date:%b} {promise.due_date.day}",
-        )
-    elif step == "broken_promise":
-        promise = session.get(Promise, int(job.payload.get("promise_id", 0)))
-        if promise is None or promise.status != PromiseStatus.BROKEN:
-            return fields, "promise_not_broken"
-        fields.update(
-            amount=format_cents(promise.amount_cents),
-            due_date=f"{promise.due_date:%b} {promise.due_date.day}",
+            amount=format_cents(promise.amount_cents), due_date=_day_month(promise.due_date)
         )
     elif step == "plan_completed":
         plan_row = session.get(PaymentPlan, int(job.payload.get("plan_id", 0)))
@@ -608,7 +607,7 @@ def run_step(context: JobContext, job: JobView) -> Result:
             job,
             OutreachOutcome.SENT,
             now,
-            initiated=step not in UNCOUNTED_STEPS,
+            initiated=counted,
             outbound_id=delivery.outbound_id,
         )
         if step == "first_contact" and cadence.no_reply is not None:

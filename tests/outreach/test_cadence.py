@@ -120,6 +120,25 @@ def test_a_reply_stops_the_no_reply_follow_ups_and_preview_says_why(
     ] * 3
 
 
+def _promised(
+    session: Session, ref: str, phone: str, cents: int, due: date, made: datetime
+) -> Account:
+    """An account with one open promise of `cents` by `due`, made at `made`."""
+    account = make_account(account_ref=ref, phone=phone)
+    session.add(account)
+    session.flush()
+    session.add(
+        Promise(
+            account_id=account.id,
+            amount_cents=cents,
+            due_date=due,
+            created_at=made,
+            updated_at=made,
+        )
+    )
+    return account
+
+
 def test_a_broken_promise_is_followed_up_and_a_kept_one_is_not(
     session_factory: sessionmaker[Session],
 ) -> None:
@@ -130,20 +149,8 @@ def test_a_broken_promise_is_followed_up_and_a_kept_one_is_not(
     clock = ManualClock(start)
     transport = Recorder(clock)
     with session_factory.begin() as session:
-        kept = make_account(account_ref="P-KEPT", phone="+14155550111")
-        broken = make_account(account_ref="P-BROKEN", phone="+14155550112")
-        session.add_all([kept, broken])
-        session.flush()
-        for account in (kept, broken):
-            session.add(
-                Promise(
-                    account_id=account.id,
-                    amount_cents=20000,
-                    due_date=date(2025, 6, 13),
-                    created_at=start,
-                    updated_at=start,
-                )
-            )
+        kept = _promised(session, "P-KEPT", "+14155550111", 20000, date(2025, 6, 13), start)
+        _promised(session, "P-BROKEN", "+14155550112", 20000, date(2025, 6, 13), start)
         ledger.post(session, kept.id, 20000, "promise-pay")
         entry = session.scalars(select(LedgerEntry)).one()
         entry.created_at = start + timedelta(days=4)  # within the 2 grace days
@@ -183,18 +190,7 @@ def test_a_promise_reminder_never_goes_after_the_promised_day(
     clock = ManualClock(start)
     transport = Recorder(clock)
     with session_factory.begin() as session:
-        account = make_account(account_ref="P-LATE", phone="+14155550113")
-        session.add(account)
-        session.flush()
-        session.add(
-            Promise(
-                account_id=account.id,
-                amount_cents=5000,
-                due_date=date(2025, 6, 13),
-                created_at=start,
-                updated_at=start,
-            )
-        )
+        _promised(session, "P-LATE", "+14155550113", 5000, date(2025, 6, 13), start)
     engine = make_engine(
         session_factory, SETTINGS, clock=clock, services={"sms_transport": transport}
     )
