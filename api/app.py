@@ -36,7 +36,7 @@ from api.routes.console_exports import router as console_exports_router
 from api.security import BodyLimit, SecurityHeaders
 from api.state import AppState
 from parley.console.queue import load_queue_config
-from parley.conversations.bot_client import RasaRestClient
+from parley.conversations.bot_client import BotClient, RasaRestClient
 from parley.conversations.ordering import make_turn_locks
 from parley.core.db import make_engine, make_session_factory
 from parley.core.errors import ParleyError
@@ -53,16 +53,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        bot = RasaRestClient(
-            settings.rasa_urls,
-            timeout=settings.rasa_timeout_seconds,
-            token=settings.rasa_token,
-            cooldown=settings.rasa_cooldown_seconds,
-        )
+        sessions = make_session_factory(engine)
+        bot: BotClient
+        if settings.bot_engine == "in_process":
+            # imported here: numpy and scikit-learn load only in a gateway that scores itself
+            from parley.conversations.in_process import InProcessBot
+
+            bot = InProcessBot.from_settings(sessions, settings)
+        else:
+            bot = RasaRestClient(
+                settings.rasa_urls,
+                timeout=settings.rasa_timeout_seconds,
+                token=settings.rasa_token,
+                cooldown=settings.rasa_cooldown_seconds,
+            )
         locks = make_turn_locks(
             settings.redis_url, settings.turn_lock_seconds, settings.turn_wait_seconds
         )
-        sessions = make_session_factory(engine)
         app.state.parley = AppState(
             settings=settings,
             engine=engine,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.conversations.bot_client import RasaRestClient
+from parley.conversations.bot_client import BotClient
 from parley.conversations.ordering import TurnLocks
 from parley.core.limits import RateLimits
 from parley.core.settings import Settings
@@ -18,6 +18,6 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    bot: RasaRestClient
+    bot: BotClient
     locks: TurnLocks
     limits: RateLimits

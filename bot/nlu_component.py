@@ -1,4 +1,4 @@
-"""Rasa 3.6 graph component wrapping Parley's intent model (bot/nlu_model.py).
+"""Rasa 3.6 graph component wrapping Parley's intent model (parley/nlu/intent_model.py).
 
 It reads the message text itself (its own word and character features and the training data's
 regexes), so it needs no featurizer before it; the regex entity extractor still runs for the
@@ -18,7 +18,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu_model import DEFAULTS, IntentModel
+from parley.nlu.intent_model import DEFAULTS, IntentModel
 
 RANKING_LENGTH = "ranking_length"
 

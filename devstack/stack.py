@@ -79,9 +79,12 @@ def running_stack(
     extra_env: dict[str, str] | None = None,
     extra_accounts: Path | None = None,
     rasa_shards: int = 2,
+    engine: str = "rasa",
 ) -> Iterator[Stack]:
     """The stack as `make run` runs it: `rasa_shards` Rasa processes, each with its own tracker
-    file, the action server and the API pinning each conversation to one shard."""
+    file, the action server and the API pinning each conversation to one shard. With
+    `engine="in_process"` only the API runs, answering with the same model and dialogue itself
+    (PARLEY_BOT_ENGINE, parley.conversations.in_process)."""
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
     with (
@@ -117,6 +120,8 @@ def running_stack(
             "PARLEY_RATE_LIMIT_SESSIONS": "10000/minute",
             "PARLEY_RATE_LIMIT_VERIFICATION": "10000/minute",
             "PARLEY_RATE_LIMIT_LOGIN": "1000/minute",
+            "PARLEY_BOT_ENGINE": engine,
+            "PARLEY_NLU_MODEL": str(MODEL),
             **(extra_env or {}),
         }
         stack = Stack(
@@ -151,7 +156,7 @@ def running_stack(
             )
         began = time.monotonic()
         try:
-            for shard, port in enumerate(rasa_ports):
+            for shard, port in enumerate(rasa_ports if engine == "rasa" else []):
                 _spawn(
                     stack,
                     f"rasa{shard}",
@@ -178,20 +183,21 @@ def running_stack(
                         "PYTHONPATH": str(ROOT),
                     },
                 )
-            _spawn(
-                stack,
-                "actions",
-                [
-                    sys.executable,
-                    "-m",
-                    "rasa_sdk",
-                    "--actions",
+            if engine == "rasa":
+                _spawn(
+                    stack,
                     "actions",
-                    "--port",
-                    str(actions_port),
-                ],
-                {"SANIC_HOST": "127.0.0.1"},
-            )
+                    [
+                        sys.executable,
+                        "-m",
+                        "rasa_sdk",
+                        "--actions",
+                        "actions",
+                        "--port",
+                        str(actions_port),
+                    ],
+                    {"SANIC_HOST": "127.0.0.1"},
+                )
             _spawn(
                 stack,
                 "api",

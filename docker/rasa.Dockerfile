@@ -7,6 +7,9 @@ WORKDIR /srv/bot
 COPY requirements/rasa.lock requirements/rasa.lock
 RUN uv pip sync requirements/rasa.lock
 COPY bot bot
+# the intent model is plain scikit-learn shared with the gateway (parley/nlu imports nothing else)
+COPY parley/__init__.py parley/__init__.py
+COPY parley/nlu parley/nlu
 COPY data data
 RUN rasa train --domain bot/domain --config bot/config.yml --data data --out models \
       --fixed-model-name parley \

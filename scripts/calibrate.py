@@ -9,10 +9,10 @@ thresholds in the application's (parley/dialogue/heard.py imports the applicatio
         [--json var/results/calibration.json]
 
 Only the training data (data/nlu) is used: it is split into k stratified folds, the pipeline's
-intent model (bot/nlu_model.py, configured as in bot/config.yml) is trained on k-1 folds and
-scores the remaining one, so every training sentence gets an out-of-fold parse. The parse is
-made as Rasa makes it (the FallbackClassifier of bot/config.yml included: below its threshold the
-top intent is `nlu_fallback` at that threshold), and read by `consequence()` from
+intent model (parley/nlu/intent_model.py, configured as in bot/config.yml) is trained on k-1
+folds and scores the remaining one, so every training sentence gets an out-of-fold parse. The
+parse is made as Rasa makes it (the FallbackClassifier of bot/config.yml included: below its
+threshold the top intent is `nlu_fallback` at that threshold), and read by `consequence()` from
 parley/dialogue/heard.py with each candidate set of thresholds (ACT, ASK, ASK_SECOND, MARGIN).
 
 For each candidate it reports the consequential recall when acting or asking ("caught"), the
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 try:  # scikit-learn is in the Rasa environment only (see --dump-probs / --probs)
-    from bot.nlu_model import DEFAULTS, IntentModel, read_training_data
+    from parley.nlu.intent_model import DEFAULTS, IntentModel, read_training_data
 except ImportError:  # pragma: no cover - the application's environment
     DEFAULTS, IntentModel, read_training_data = {}, None, None
 

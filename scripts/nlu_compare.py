@@ -6,9 +6,9 @@ Usage (from the repository root, in the Rasa environment or any env with scikit-
     .venv-rasa/bin/python scripts/nlu_compare.py [--folds 5] \
         --variant base '{}' --variant c60 '{"C": 60}' ...
 
-Each variant is a JSON object of `bot.nlu_model.IntentModel` settings laid over the pipeline's
-(bot/config.yml). Only data/nlu is used (stratified folds, the same split for every variant):
-out-of-fold top-1 accuracy, the share below the FallbackClassifier threshold (would be
+Each variant is a JSON object of `parley.nlu.intent_model.IntentModel` settings laid over the
+pipeline's (bot/config.yml). Only data/nlu is used (stratified folds, the same split for every
+variant): out-of-fold top-1 accuracy, the share below the FallbackClassifier threshold (would be
 `nlu_fallback`), and strict precision/recall of the consequential intents with the fallback
 applied, as the held-out gate reads them. The held-out and external sets are never read here.
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from calibrate import pipeline_config, stratified_folds  # noqa: E402
 
-from bot.nlu_model import IntentModel, read_training_data  # noqa: E402
+from parley.nlu.intent_model import IntentModel, read_training_data  # noqa: E402
 
 CONSEQUENTIAL = ("dispute", "bankruptcy", "attorney", "stop_contact", "wrong_number", "hardship")
 

@@ -6,7 +6,7 @@ Usage (from the repository root, in the Rasa environment):
     .venv-rasa/bin/python scripts/nlu_quick_eval.py [--variant '{"C": 60}']
 
 A faster stand-in for `make nlu-eval` while working (no `rasa train`, no Rasa parse): the same
-bot/nlu_model.py model, trained on data/nlu with bot/config.yml's settings, the
+parley/nlu/intent_model.py model, trained on data/nlu with bot/config.yml's settings, the
 FallbackClassifier's threshold applied. It prints only per-intent / per-category figures and
 confusion counts, never a sentence of the held-out or external sets (they are for measuring
 only: their sentences must not guide the writing of training data). The final figures are
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from calibrate import pipeline_config  # noqa: E402
 from nlu_eval import category  # noqa: E402
 
-from bot.nlu_model import IntentModel, read_training_data  # noqa: E402
+from parley.nlu.intent_model import IntentModel, read_training_data  # noqa: E402
 
 # ../shared from the main checkout; /work/shared from a worktree.
 EXTERNAL = (

@@ -208,3 +208,24 @@ def stack_db(stack: Stack) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(stack.database_url)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def in_process_stack() -> Iterator[Stack]:
+    """A second stack, the API alone with PARLEY_BOT_ENGINE=in_process (no Rasa, no action
+    server), its own database with the quality suite's accounts (tests/e2e/quality plays its
+    suite on it)."""
+    timeout = float(os.environ.get("PARLEY_TEST_STACK_TIMEOUT", "180"))
+    with running_stack(
+        timeout,
+        extra_accounts=Path(__file__).parent / "e2e" / "quality" / "accounts.csv",
+        engine="in_process",
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def in_process_db(in_process_stack: Stack) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(in_process_stack.database_url)
+    yield make_session_factory(engine)
+    engine.dispose()

@@ -16,6 +16,9 @@ from api.state import AppState
 
 router = APIRouter(tags=["health"])
 Component = Literal["ok", "unavailable"]
+# With the in-process engine (PARLEY_BOT_ENGINE=in_process) no message goes to Rasa or the
+# action server: they are reported "not_used" and do not decide readiness.
+EngineComponent = Literal["ok", "unavailable", "not_used"]
 
 
 class LiveOut(BaseModel):
@@ -25,8 +28,8 @@ class LiveOut(BaseModel):
 class ComponentsOut(BaseModel):
     api: Component
     database: Component
-    rasa: Component
-    actions: Component
+    rasa: EngineComponent
+    actions: EngineComponent
 
 
 class HealthOut(BaseModel):
@@ -67,18 +70,27 @@ async def livez() -> dict[str, str]:
 async def healthz(state: StateDep) -> JSONResponse:
     """200 only when the API, the database, every Rasa shard and the action server are ready
     (SPEC §12), with a status per component either way."""
-    database, rasa, actions = await asyncio.gather(
-        asyncio.to_thread(_database_ok, state),
-        state.bot.ready(),
-        _actions_ok(state.settings.action_server_url),
-    )
-    checks = {
-        "api": "ok",
-        "database": "ok" if database else "unavailable",
-        "rasa": "ok" if rasa else "unavailable",
-        "actions": "ok" if actions else "unavailable",
-    }
-    ready = all(value == "ok" for value in checks.values())
+    if state.settings.bot_engine == "in_process":
+        database = await asyncio.to_thread(_database_ok, state)
+        checks = {
+            "api": "ok",
+            "database": "ok" if database else "unavailable",
+            "rasa": "not_used",
+            "actions": "not_used",
+        }
+    else:
+        database, rasa, actions = await asyncio.gather(
+            asyncio.to_thread(_database_ok, state),
+            state.bot.ready(),
+            _actions_ok(state.settings.action_server_url),
+        )
+        checks = {
+            "api": "ok",
+            "database": "ok" if database else "unavailable",
+            "rasa": "ok" if rasa else "unavailable",
+            "actions": "ok" if actions else "unavailable",
+        }
+    ready = all(value in ("ok", "not_used") for value in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "components": checks},
         status_code=200 if ready else 503,

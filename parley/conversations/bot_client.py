@@ -48,6 +48,10 @@ class BotClient(Protocol):
 
     async def reset(self, sender_id: str) -> None: ...
 
+    async def ready(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
 
 class RasaRestClient:
     """Sends one debtor message to Rasa and returns its replies in order."""

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     # the same shard (by a stable hash of its id), so shards need no shared lock store.
     rasa_url: str = Field("http://127.0.0.1:5005", alias="PARLEY_RASA_URL")
     action_server_url: str = Field("http://127.0.0.1:5055", alias="PARLEY_ACTION_SERVER_URL")
+    # Who answers a debtor's message: `rasa` (SPEC §2: the gateway forwards to Rasa's REST
+    # channel, Rasa calls the action server) or `in_process` (the gateway scores the same trained
+    # model and calls the same dialogue itself; no Rasa or action server on the message path;
+    # docs/performance.md). `in_process` reads the model archive at PARLEY_NLU_MODEL.
+    bot_engine: Literal["rasa", "in_process"] = Field("rasa", alias="PARLEY_BOT_ENGINE")
+    nlu_model_path: Path = Field(
+        ROOT / "var" / "models" / "parley.tar.gz", alias="PARLEY_NLU_MODEL"
+    )
     rasa_timeout_seconds: float = Field(15.0, alias="PARLEY_RASA_TIMEOUT")
     # Rasa's HTTP API (loopback / private network only) is token-protected; the gateway uses it
     # to reset a conversation a failed turn left broken. Local mode uses a development token.

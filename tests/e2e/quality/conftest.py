@@ -4,6 +4,7 @@ loaded, and the summary printed at the end of the pytest session."""
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -28,15 +29,17 @@ def quality_stack(stack: Stack) -> Stack:
 @pytest.fixture(scope="session")
 def stack_settings(stack: Stack) -> Settings:
     """The settings the stack runs with (its public URL, Twilio token, policies file)."""
-    return Settings(**{k: v for k, v in stack.env.items() if k.isupper()})  # type: ignore[arg-type]
+    return driver.settings_of(stack.env)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    data = driver.LAST
-    if not data:
-        return
+    for engine, data in driver.LAST.items():
+        _summary(terminalreporter, engine, data)
+
+
+def _summary(terminalreporter: pytest.TerminalReporter, engine: str, data: dict[str, Any]) -> None:
     write = terminalreporter.write_line
-    terminalreporter.section("conversation quality")
+    terminalreporter.section(f"conversation quality ({engine})")
     write(
         f"  {data['resolved']}/{data['scenarios']} resolved ({data['resolution_rate']:.1%}), "
         f"false escalation {data['false_escalation_rate']:.1%} ({data['false_escalations']}), "
@@ -58,4 +61,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"breaches {row['breaches']:<3} false {row['false_escalations']:<3} "
             f"missed {row['missed_escalations']}"
         )
-    write(f"  (failing scenarios with transcripts in {driver.RESULTS_PATH})")
+    write(f"  (failing scenarios with transcripts in {data['results_path']})")

@@ -1497,5 +1497,10 @@ def write_report(run: Run, path: Path = RESULTS_PATH) -> dict[str, Any]:
     return data
 
 
-# The last run of this pytest session, for the terminal summary (conftest.py).
-LAST: dict[str, Any] = {}
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a stack runs with (its public URL, Twilio token, policies file)."""
+    return Settings(**{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
+
+
+# The last run of this pytest session per engine, for the terminal summary (conftest.py).
+LAST: dict[str, dict[str, Any]] = {}

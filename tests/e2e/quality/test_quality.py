@@ -90,10 +90,31 @@ def _training_examples(folder: Path) -> dict[str, str]:
 def test_conversation_quality(
     quality_stack: Stack, stack_settings: Settings, stack_db: sessionmaker[Session]
 ) -> None:
-    run = driver.run_suite(quality_stack.api_url, stack_settings, stack_db, workers=4)
-    data = driver.write_report(run)
-    driver.LAST.clear()
-    driver.LAST.update(data)
+    _play_and_judge("rasa", quality_stack, stack_settings, stack_db, driver.RESULTS_PATH)
+
+
+@pytest.mark.stack
+def test_conversation_quality_in_process(
+    in_process_stack: Stack, in_process_db: sessionmaker[Session]
+) -> None:
+    """The same suite, the same thresholds, on the gateway's in-process engine (no Rasa server
+    or action server on the message path): it must serve debtors as well as the Rasa path."""
+    path = driver.RESULTS_PATH.with_name("quality-in-process.json")
+    _play_and_judge(
+        "in_process",
+        in_process_stack,
+        driver.settings_of(in_process_stack.env),
+        in_process_db,
+        path,
+    )
+
+
+def _play_and_judge(
+    engine: str, stack: Stack, settings: Settings, db: sessionmaker[Session], path: Path
+) -> None:
+    run = driver.run_suite(stack.api_url, settings, db, workers=4)
+    data = driver.write_report(run, path)
+    driver.LAST[engine] = {**data, "results_path": str(path)}
     failing = [
         driver.failure_line(r)
         for r in run.results
@@ -106,9 +127,7 @@ def test_conversation_quality(
         f"false escalation {m['false_escalation_rate']:.1%} (<= {driver.MAX_FALSE_ESCALATION:.0%}), "
         f"missed escalation {m['missed_escalation_rate']:.1%} (== 0)"
     )
-    message = (
-        f"{verdict}\n{len(failing)} failing scenarios (transcripts in {driver.RESULTS_PATH}):\n"
-    )
+    message = f"{verdict}\n{len(failing)} failing scenarios (transcripts in {path}):\n"
     message += "\n".join(failing)
     assert m["resolution_rate"] >= driver.MIN_RESOLUTION, message
     assert m["breaches"] == 0, message

@@ -1,7 +1,8 @@
 """Parley's intent model: sparse word and character features + a linear classifier.
 
 Pure scikit-learn/numpy (no Rasa import), so the same code is trained and scored by the Rasa
-component (bot/nlu_component.py) and by the cross-validation scripts (scripts/calibrate.py).
+component (bot/nlu_component.py), by the gateway's in-process engine (parley.nlu.parse) and by
+the cross-validation scripts (scripts/calibrate.py).
 It is stored as plain arrays and JSON (no pickle): vocabularies, coefficients, intercepts.
 
 Features, each block L2-normalised and weighted:
@@ -25,6 +26,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
+
+Array = np.ndarray[Any, Any]  # numpy arrays of any shape and type
 
 DEFAULTS: dict[str, Any] = {
     "word_ngrams": [1, 2],
@@ -79,8 +82,8 @@ class IntentModel:
     _word_tfidf: TfidfTransformer | None = None
     _char_tfidf: TfidfTransformer | None = None
     _compiled: list[re.Pattern[str]] = field(default_factory=list)
-    coef: np.ndarray | None = None
-    intercept: np.ndarray | None = None
+    coef: Array | None = None
+    intercept: Array | None = None
 
     def __post_init__(self) -> None:
         self.config = {**DEFAULTS, **(self.config or {})}
@@ -108,7 +111,7 @@ class IntentModel:
         docs = []
         for text in texts:
             tokens = word_tokens(text)
-            grams = []
+            grams: list[str] = []
             for n in range(lo, hi + 1):
                 grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
             docs.append(grams)
@@ -166,21 +169,23 @@ class IntentModel:
         self.config["multinomial"] = multinomial
         return self
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str]) -> Array:
         assert self.coef is not None and self.intercept is not None
         X = self.features(texts)
-        scores = np.asarray(X @ self.coef.T) + self.intercept
+        scores: Array = np.asarray(X @ self.coef.T, dtype=np.float64) + self.intercept
         if self.config.get("multinomial"):
             scores -= scores.max(axis=1, keepdims=True)
             np.exp(scores, out=scores)
         else:  # one-vs-rest, as scikit-learn: each class's sigmoid, normalised
             scores = 1.0 / (1.0 + np.exp(-scores))
-        return scores / scores.sum(axis=1, keepdims=True)
+        probabilities: Array = scores / scores.sum(axis=1, keepdims=True)
+        return probabilities
 
     # --- storage (no pickle) -----------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         assert self._word is not None and self._char is not None
+        assert self.coef is not None and self.intercept is not None
         directory.mkdir(parents=True, exist_ok=True)
         meta = {
             "config": self.config,
@@ -190,7 +195,7 @@ class IntentModel:
             "char_vocabulary": {k: int(v) for k, v in self._char.vocabulary_.items()},
         }
         (directory / "intent_model.json").write_text(json.dumps(meta))
-        arrays = {"coef": self.coef, "intercept": self.intercept}
+        arrays: dict[str, Array] = {"coef": self.coef, "intercept": self.intercept}
         if self._word_tfidf is not None and self._char_tfidf is not None:
             arrays["word_idf"] = self._word_tfidf.idf_
             arrays["char_idf"] = self._char_tfidf.idf_
@@ -198,25 +203,32 @@ class IntentModel:
 
     @classmethod
     def load(cls, directory: Path) -> IntentModel:
-        meta = json.loads((directory / "intent_model.json").read_text())
+        with np.load(directory / "intent_model.npz", allow_pickle=False) as arrays:
+            return cls.from_parts(
+                json.loads((directory / "intent_model.json").read_text()), dict(arrays)
+            )
+
+    @classmethod
+    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, Array]) -> IntentModel:
+        """From what `save` wrote: the JSON's content and the arrays (read from a directory, or
+        straight out of Rasa's model archive by parley.nlu.parse)."""
         model = cls(
             config=meta["config"],
-            regexes=[tuple(r) for r in meta["regexes"]],
+            regexes=[(str(name), str(pattern)) for name, pattern in meta["regexes"]],
             classes=meta["classes"],
         )
         model._word, model._char = model._vectorisers()
         model._word.vocabulary_ = meta["word_vocabulary"]
         model._char.vocabulary_ = meta["char_vocabulary"]
         model._word.fixed_vocabulary_ = model._char.fixed_vocabulary_ = True
-        with np.load(directory / "intent_model.npz", allow_pickle=False) as arrays:
-            model.coef, model.intercept = arrays["coef"], arrays["intercept"]
-            if "word_idf" in arrays:
-                model._word_tfidf = _idf(arrays["word_idf"], model.config["sublinear_tf"])
-                model._char_tfidf = _idf(arrays["char_idf"], model.config["sublinear_tf"])
+        model.coef, model.intercept = arrays["coef"], arrays["intercept"]
+        if "word_idf" in arrays:
+            model._word_tfidf = _idf(arrays["word_idf"], model.config["sublinear_tf"])
+            model._char_tfidf = _idf(arrays["char_idf"], model.config["sublinear_tf"])
         return model
 
 
-def _idf(idf: np.ndarray, sublinear: bool) -> TfidfTransformer:
+def _idf(idf: Array, sublinear: bool) -> TfidfTransformer:
     transformer = TfidfTransformer(sublinear_tf=sublinear)
     transformer.idf_ = idf
     return transformer
@@ -231,7 +243,9 @@ def read_training_data(nlu_dir: Path) -> tuple[list[str], list[str], list[tuple[
     """(texts, intents, regexes) from data/nlu/*.yml, entity annotations removed."""
     import yaml
 
-    texts, intents, regexes = [], [], []
+    texts: list[str] = []
+    intents: list[str] = []
+    regexes: list[tuple[str, str]] = []
     for path in sorted(nlu_dir.glob("*.yml")):
         for item in yaml.safe_load(path.read_text()).get("nlu") or []:
             lines = [

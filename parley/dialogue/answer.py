@@ -1,0 +1,24 @@
+"""One debtor message answered in one unit of work: the dialogue's decisions and the NLU's label
+for the console, committed together or not at all. Called by Rasa's action (`action_respond`)
+and by the gateway's in-process engine alike, so both record exactly the same."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from parley.conversations import state
+from parley.core.db import transaction
+from parley.core.settings import Settings
+from parley.dialogue.heard import Heard
+from parley.dialogue.reply import Reply
+from parley.dialogue.respond import respond
+
+
+def answer(
+    sessions: sessionmaker[Session], settings: Settings, conversation_id: str, heard: Heard
+) -> Reply:
+    with transaction(sessions) as session:
+        reply = respond(session, settings, conversation_id, heard)
+        if heard.intent and not heard.payload:
+            state.record_understanding(session, conversation_id, heard.intent, heard.confidence)
+        return reply
