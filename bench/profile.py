@@ -3,6 +3,7 @@
 concurrency, and the top entries of each profile are printed (scripts/spy_top.py).
 
     .venv/bin/python bench/profile.py [--concurrency 8] [--conversations 48] [--out var/profile]
+        [--engine in_process]   # the gateway alone, scoring and answering itself
 
 The raw profiles (py-spy's collapsed stacks) are written to `--out`, one per process, with
 `summary.txt`; the load's throughput and latency are printed too, for the profile's context
@@ -40,10 +41,11 @@ def main() -> None:
         action="store_true",
         help="only samples holding the GIL (Python CPU time; idle pool threads drop out)",
     )
+    parser.add_argument("--engine", choices=["rasa", "in_process"], default="rasa")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "profile")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with running_stack(timeout=600) as stack:
+    with running_stack(timeout=600, engine=args.engine) as stack:
         target = Parley(stack.api_url)
         run_level(target, 2, 2)  # first-request costs
         samplers = {

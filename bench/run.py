@@ -9,6 +9,9 @@ Reports, in one JSON results file:
   default DIET+TED bot, REST channel, no gateway, no actions), the levels interleaved so both
   meet the same machine, with the ratios (targets at 8: >= 2.5x the messages/s, >= 2.5x lower
   p95; at 32: p95 <= 300 ms);
+- the same (turns, levels, ratios, memory, targets) for the gateway's in-process engine
+  (`PARLEY_BOT_ENGINE=in_process`: the same model and dialogue, no Rasa server or action
+  server on the message path), a second stack interleaved with the other two (`in_process`);
 - training time (Parley from scratch; bare Rasa's when it was trained), start-up time, and the
   resident memory of every process;
 - the tracker store's own share of a turn at turn 5, 50 and 200, Rasa's SQL store against
@@ -83,10 +86,9 @@ class Target:
 class Parley(Target):
     """The gateway's chat API (SPEC §7): a session, then messages."""
 
-    name = "parley"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, name: str = "parley") -> None:
         self.url = url
+        self.name = name
 
     def start(self, client: httpx.Client) -> str:
         response = client.post(f"{self.url}/api/chat/sessions", json={})
@@ -454,6 +456,20 @@ def main() -> None:
     parser.add_argument("--long-turns", type=int, default=210)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--no-bare", action="store_true", help="Parley only")
+    parser.add_argument(
+        "--no-in-process", action="store_true", help="without the in-process engine's stack"
+    )
+    parser.add_argument(
+        "--in-process-workers",
+        type=int,
+        default=2,
+        help="API processes of the in-process stack (one per core; Redis shares their locks)",
+    )
+    parser.add_argument(
+        "--in-process-database",
+        default="",
+        help="an empty database for the in-process stack (default: its own SQLite file)",
+    )
     parser.add_argument("--no-scale", action="store_true", help="do not run bench/scale.py")
     parser.add_argument("--scale-args", default="", help="extra arguments for bench/scale.py")
     parser.add_argument("--start-timeout", type=float, default=600.0)
@@ -478,19 +494,45 @@ def main() -> None:
         model, bare_info = bare_model()
         log({"bare_rasa_model": bare_info})
     bare_context = nullcontext(None) if model is None else bare_rasa(model, args.start_timeout)
-    with running_stack(timeout=args.start_timeout) as stack, bare_context as bare:
+    direct_context = (
+        nullcontext(None)
+        if args.no_in_process
+        else running_stack(
+            timeout=args.start_timeout,
+            engine="in_process",
+            api_workers=args.in_process_workers,
+            database_url=args.in_process_database or None,
+        )
+    )
+    with (
+        running_stack(timeout=args.start_timeout) as stack,
+        bare_context as bare,
+        direct_context as direct,
+    ):
         results["startup_seconds"] = round(stack.started_in_seconds, 1)
-        targets: list[Target] = [Parley(stack.api_url)]
+        parley = Parley(stack.api_url)
+        targets: list[Target] = [parley]
         if bare is not None:
             targets.append(BareRasa(bare.url))
+        in_process = Parley(direct.api_url, "parley_in_process") if direct is not None else None
+        if in_process is not None:
+            targets.append(in_process)
         for target in targets:  # first-request costs do not count against any level
             run_level(target, 2, 2)
-        results["turn_latency"] = turn_latency(targets[0], args.long_conversations, args.long_turns)
+        results["turn_latency"] = turn_latency(parley, args.long_conversations, args.long_turns)
         log({"turn_latency": results["turn_latency"]})
+        if in_process is not None and direct is not None:
+            results["in_process"] = {
+                "startup_seconds": round(direct.started_in_seconds, 1),
+                "turn_latency": turn_latency(in_process, args.long_conversations, args.long_turns),
+            }
+            log({"in_process_turn_latency": results["in_process"]["turn_latency"]})
         by_target = interleaved(targets, levels, args.conversations_per_worker, log)
         results["parley"] = by_target["parley"]
-        memory = {name: round(rss_kib(pid) / 1024, 1) for name, pid in stack.pids().items()}
-        results["resident_mib"] = {**memory, "total": round(sum(memory.values()), 1)}
+        results["resident_mib"] = resident(stack)
+        if in_process is not None and direct is not None:
+            results["in_process"]["parley"] = by_target[in_process.name]
+            results["in_process"]["resident_mib"] = resident(direct)
         if bare is not None and bare_info is not None:
             results["bare_rasa"] = {
                 "levels": by_target["bare_rasa"],
@@ -504,8 +546,20 @@ def main() -> None:
                 str(p["concurrency"]): ratios(p, b)
                 for p, b in zip(by_target["parley"], by_target["bare_rasa"], strict=True)
             }
+            if "in_process" in results:
+                results["in_process"]["versus_bare_rasa"] = {
+                    str(p["concurrency"]): ratios(p, b)
+                    for p, b in zip(
+                        results["in_process"]["parley"], by_target["bare_rasa"], strict=True
+                    )
+                }
     results["targets"] = TARGETS
     results["met"] = met(results)
+    if "in_process" in results:
+        # the same targets; training is the same model's
+        results["in_process"]["met"] = met(
+            {**results["in_process"], "training_seconds": results.get("training_seconds")}
+        )
     if not args.no_scale:
         scale = run_scale(out, args.scale_args.split())
         if scale is not None:
@@ -513,6 +567,12 @@ def main() -> None:
     results["bench_seconds"] = round(time.monotonic() - began, 1)
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
+
+
+def resident(stack: Any) -> dict[str, float]:
+    """Resident MiB of every process of a stack, and their total."""
+    memory = {name: round(rss_kib(pid) / 1024, 1) for name, pid in stack.pids().items()}
+    return {**memory, "total": round(sum(memory.values()), 1)}
 
 
 def met(results: dict[str, Any]) -> dict[str, bool | None]:

@@ -80,11 +80,17 @@ def running_stack(
     extra_accounts: Path | None = None,
     rasa_shards: int = 2,
     engine: str = "rasa",
+    api_workers: int = 1,
+    redis_url: str = "redis://127.0.0.1:6379/5",
+    database_url: str | None = None,
 ) -> Iterator[Stack]:
     """The stack as `make run` runs it: `rasa_shards` Rasa processes, each with its own tracker
     file, the action server and the API pinning each conversation to one shard. With
     `engine="in_process"` only the API runs, answering with the same model and dialogue itself
-    (PARLEY_BOT_ENGINE, parley.conversations.in_process)."""
+    (PARLEY_BOT_ENGINE, parley.conversations.in_process). With `api_workers` > 1 the API runs
+    that many processes (uvicorn `--workers`), sharing turn locks and rate limits in Redis at
+    `redis_url`, as API replicas do in production. `database_url` (an empty database, e.g. on
+    PostgreSQL) replaces the stack's own SQLite file."""
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
     with (
@@ -95,7 +101,7 @@ def running_stack(
         workdir = Path(tmp)
         api_port, actions_port = free_port(), free_port()
         rasa_ports = [free_port() for _ in range(rasa_shards)]
-        database_url = f"sqlite:///{workdir / 'parley.db'}"
+        database_url = database_url or f"sqlite:///{workdir / 'parley.db'}"
         env = {
             **os.environ,
             "PARLEY_ENV": "test",
@@ -121,6 +127,7 @@ def running_stack(
             "PARLEY_RATE_LIMIT_VERIFICATION": "10000/minute",
             "PARLEY_RATE_LIMIT_LOGIN": "1000/minute",
             "PARLEY_BOT_ENGINE": engine,
+            **({"PARLEY_REDIS_URL": redis_url} if api_workers > 1 else {}),
             "PARLEY_NLU_MODEL": str(MODEL),
             **(extra_env or {}),
         }
@@ -213,6 +220,7 @@ def running_stack(
                     str(api_port),
                     "--log-level",
                     "warning",
+                    *(["--workers", str(api_workers)] if api_workers > 1 else []),
                 ],
                 {},
             )

@@ -34,6 +34,10 @@ NOT_PASSED_BY_COMPOSE = {
     "PARLEY_STRIPE_API_BASE",
     # Local mode's listen port; the image's command always listens on 8000.
     "PARLEY_PORT",
+    # The in-process engine reads a trained model the app image does not hold (the Rasa image
+    # trains it): compose runs the Rasa engine, as SPEC §2 draws it (docs/performance.md).
+    "PARLEY_BOT_ENGINE",
+    "PARLEY_NLU_MODEL",
 }
 COMPOSE_ONLY_SECTION = "docker-compose only (not app settings)"
 POSTGRES_URL = "postgresql://parley:secret@postgres:5432/parley"
