@@ -16,7 +16,8 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 MODEL := var/models/parley.tar.gz
 EVAL_FILE ?= ../shared/eval/nlu-external.jsonl
-BOT_INPUTS := $(shell find bot data -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+# the intent model's code (parley/nlu) is trained by bot/nlu_component.py: a change retrains
+BOT_INPUTS := $(shell find bot data parley/nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
 RASA := $(RASA_VENV)/bin/rasa
 RASA_ARGS := --domain bot/domain --config bot/config.yml
 

@@ -252,6 +252,10 @@ def training_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(ROOT / "bot", Path(tmp) / "bot")
         shutil.copytree(ROOT / "data", Path(tmp) / "data")
+        # the intent model's code, which bot/nlu_component.py imports (as docker/rasa.Dockerfile)
+        (Path(tmp) / "parley").mkdir()
+        shutil.copy(ROOT / "parley" / "__init__.py", Path(tmp) / "parley" / "__init__.py")
+        shutil.copytree(ROOT / "parley" / "nlu", Path(tmp) / "parley" / "nlu")
         began = time.perf_counter()
         subprocess.run(  # noqa: S603
             [

@@ -84,6 +84,7 @@ class IntentModel:
     _compiled: list[re.Pattern[str]] = field(default_factory=list)
     coef: Array | None = None
     intercept: Array | None = None
+    _scoring: _Scoring | None = None
 
     def __post_init__(self) -> None:
         self.config = {**DEFAULTS, **(self.config or {})}
@@ -167,12 +168,14 @@ class IntentModel:
         self.coef = clf.coef_.astype(np.float32)
         self.intercept = clf.intercept_.astype(np.float32)
         self.config["multinomial"] = multinomial
+        self._scoring = None
         return self
 
     def predict_proba(self, texts: list[str]) -> Array:
         assert self.coef is not None and self.intercept is not None
-        X = self.features(texts)
-        scores: Array = np.asarray(X @ self.coef.T, dtype=np.float64) + self.intercept
+        scores: Array = np.vstack([self._linear(text) for text in texts]).reshape(
+            len(texts), len(self.classes)
+        )
         if self.config.get("multinomial"):
             scores -= scores.max(axis=1, keepdims=True)
             np.exp(scores, out=scores)
@@ -180,6 +183,54 @@ class IntentModel:
             scores = 1.0 / (1.0 + np.exp(-scores))
         probabilities: Array = scores / scores.sum(axis=1, keepdims=True)
         return probabilities
+
+    def _linear(self, text: str) -> Array:
+        """The classifier's linear scores for one text: `features([text]) @ coef.T + intercept`
+        computed on the message's own few hundred features only. scikit-learn's sparse
+        machinery (validation, matrix construction, the product with a strided matrix) cost
+        ~1.5 ms a message; this ~0.2 ms, to the last few bits the same (tests/nlu)."""
+        if self._scoring is None:
+            self._scoring = _Scoring.of(self)
+        sc = self._scoring
+        c = self.config
+        cols: list[Array] = []
+        values: list[Array] = []
+        for docs, vocabulary, idf, weight, offset in (
+            (self._word_docs([text])[0], sc.word_vocabulary, sc.word_idf, c["word_weight"], 0),
+            (
+                sc.char_analyzer(char_text(text)),
+                sc.char_vocabulary,
+                sc.char_idf,
+                c["char_weight"],
+                sc.char_offset,
+            ),
+        ):
+            counts: dict[int, int] = {}
+            for gram in docs:
+                j = vocabulary.get(gram)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            col = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if c["sublinear_tf"]:
+                tf = 1.0 + np.log(tf)
+            if idf is not None:
+                tf = tf * idf[col]
+            norm = float(np.sqrt(np.dot(tf, tf)))
+            if norm > 0:
+                tf = tf / norm
+            cols.append(col + offset)
+            values.append(weight * tf)
+        hits = [i for i, pattern in enumerate(self._compiled) if pattern.search(text)]
+        if hits:
+            cols.append(np.asarray(hits, dtype=np.int64) + sc.regex_offset)
+            values.append(np.full(len(hits), c["regex_weight"], dtype=np.float64))
+        scores: Array = sc.intercept.copy()
+        if cols:
+            scores += np.concatenate(values) @ sc.coef_t[np.concatenate(cols)]
+        return scores
 
     # --- storage (no pickle) -----------------------------------------------------------------
 
@@ -226,6 +277,40 @@ class IntentModel:
             model._word_tfidf = _idf(arrays["word_idf"], model.config["sublinear_tf"])
             model._char_tfidf = _idf(arrays["char_idf"], model.config["sublinear_tf"])
         return model
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """What scoring one message reads, laid out for it once: the vocabularies as plain dicts,
+    the idf vectors, the char n-gram analyzer and the coefficients transposed and contiguous
+    (one row per feature, so a message's rows are gathered in one step)."""
+
+    word_vocabulary: dict[str, int]
+    char_vocabulary: dict[str, int]
+    word_idf: Array | None
+    char_idf: Array | None
+    char_analyzer: Any
+    char_offset: int
+    regex_offset: int
+    coef_t: Array
+    intercept: Array
+
+    @classmethod
+    def of(cls, model: IntentModel) -> _Scoring:
+        assert model._word is not None and model._char is not None
+        assert model.coef is not None and model.intercept is not None
+        words, chars = dict(model._word.vocabulary_), dict(model._char.vocabulary_)
+        return cls(
+            word_vocabulary=words,
+            char_vocabulary=chars,
+            word_idf=None if model._word_tfidf is None else np.asarray(model._word_tfidf.idf_),
+            char_idf=None if model._char_tfidf is None else np.asarray(model._char_tfidf.idf_),
+            char_analyzer=model._char.build_analyzer(),
+            char_offset=len(words),
+            regex_offset=len(words) + len(chars),
+            coef_t=np.ascontiguousarray(model.coef.T, dtype=np.float64),
+            intercept=np.asarray(model.intercept, dtype=np.float64),
+        )
 
 
 def _idf(idf: Array, sublinear: bool) -> TfidfTransformer:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from devstack.stack import MODEL, Stack
@@ -88,6 +89,20 @@ def test_an_archive_without_parleys_model_is_refused(tmp_path: Path) -> None:
         archive.addfile(info, io.BytesIO(data))
     with pytest.raises(ModelUnavailable, match="no Parley intent model"):
         Understanding.from_archive(path)
+
+
+def test_scoring_one_message_is_the_sparse_product(understanding: Understanding) -> None:
+    """The per-message scoring (`_linear`) against the model's feature matrix times its
+    coefficients, on every held-out sentence: the same probabilities to 1e-12."""
+    model = understanding.model
+    texts = [json.loads(line)["text"] for line in HELDOUT.read_text().splitlines() if line]
+    texts += ["", "   ", "$$$ 12/12/2024 94107", "ÁÉÍ ñ", "a" * 500]
+    assert model.coef is not None and model.intercept is not None
+    linear = np.asarray(model.features(texts) @ model.coef.T, dtype=np.float64)
+    linear += model.intercept
+    sparse = 1.0 / (1.0 + np.exp(-linear))
+    sparse /= sparse.sum(axis=1, keepdims=True)
+    assert np.abs(model.predict_proba(texts) - sparse).max() < 1e-12
 
 
 @pytest.mark.stack
