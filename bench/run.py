@@ -474,6 +474,12 @@ def main() -> None:
         default="",
         help="an empty database for the in-process stack (default: its own SQLite file)",
     )
+    parser.add_argument(
+        "--topology",
+        action="store_true",
+        help="Parley as the production topology (devstack/topology.py: PostgreSQL, Redis, "
+        "2 Rasa, 2 API, Caddy, worker), once per engine, instead of `make run`'s stack",
+    )
     parser.add_argument("--no-scale", action="store_true", help="do not run bench/scale.py")
     parser.add_argument("--scale-args", default="", help="extra arguments for bench/scale.py")
     parser.add_argument("--start-timeout", type=float, default=600.0)
@@ -498,18 +504,22 @@ def main() -> None:
         model, bare_info = bare_model()
         log({"bare_rasa_model": bare_info})
     bare_context = nullcontext(None) if model is None else bare_rasa(model, args.start_timeout)
-    direct_context = (
-        nullcontext(None)
-        if args.no_in_process
-        else running_stack(
+    results["stack"] = "production topology" if args.topology else "make run (SQLite)"
+    parley_context: Any = (
+        topology_stack("rasa") if args.topology else running_stack(timeout=args.start_timeout)
+    )
+    direct_context: Any = nullcontext(None)
+    if args.topology and not args.no_in_process:
+        direct_context = topology_stack("in_process")
+    elif not args.no_in_process:
+        direct_context = running_stack(
             timeout=args.start_timeout,
             engine="in_process",
             api_workers=args.in_process_workers,
             database_url=args.in_process_database or None,
         )
-    )
     with (
-        running_stack(timeout=args.start_timeout) as stack,
+        parley_context as stack,
         bare_context as bare,
         direct_context as direct,
     ):
@@ -571,6 +581,41 @@ def main() -> None:
     results["bench_seconds"] = round(time.monotonic() - began, 1)
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
+
+
+@dataclass
+class TopologyStack:
+    """A production topology seen as the bench sees a stack: one URL (the balancer), the
+    processes' pids, the start-up time."""
+
+    api_url: str
+    processes: dict[str, Any]
+    started_in_seconds: float
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.processes.items()}
+
+
+@contextmanager
+def topology_stack(engine: str) -> Iterator[TopologyStack]:
+    """devstack/topology.py's production topology with the demo accounts; with the in-process
+    engine its API processes answer themselves (its Rasa and action servers idle, unused)."""
+    from devstack.stack import MODEL
+    from devstack.topology import production_topology
+
+    began = time.monotonic()
+    extra = {
+        "PARLEY_RATE_LIMIT_SESSIONS": "100000/minute",
+        "PARLEY_RATE_LIMIT_VERIFICATION": "100000/minute",
+        "PARLEY_BOT_ENGINE": engine,
+        "PARLEY_NLU_MODEL": str(MODEL),
+    }
+    with production_topology(
+        accounts=ROOT / "config" / "demo-accounts.csv",
+        extra_env=extra,
+        redis_db=4 if engine == "rasa" else 6,
+    ) as topology:
+        yield TopologyStack(topology.url, topology.processes, time.monotonic() - began)
 
 
 def resident(stack: Any) -> dict[str, float]:

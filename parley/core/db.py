@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
+        writer = _WriteTurns()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -55,11 +57,64 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 _SQLITE_WRITES.match(statement)
                 and not conn.connection.dbapi_connection.in_transaction
             ):
-                cursor.execute("BEGIN IMMEDIATE")
+                writer.take(conn.connection.info)
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    writer.give_back(conn.connection.info)
+                    raise
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_transaction_over(conn: Any) -> None:
+            writer.give_back(conn.connection.info)
+
+        @event.listens_for(engine.pool, "checkin")
+        def _sqlite_checked_in(_dbapi: Any, record: Any) -> None:
+            if record is not None:
+                writer.give_back(record.info)
+
+        @event.listens_for(engine.pool, "reset")
+        def _sqlite_reset(_dbapi: Any, record: Any, _state: Any) -> None:
+            if record is not None:
+                writer.give_back(record.info)
+
+        @event.listens_for(engine.pool, "invalidate")
+        def _sqlite_invalidated(_dbapi: Any, record: Any, _exception: Any) -> None:
+            if record is not None:
+                writer.give_back(record.info)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+class _WriteTurns:
+    """One SQLite writer at a time *within this process*, waiting in line on a lock.
+
+    SQLite has one write lock per database. Threads of one process that want it at once (the
+    gateway's thread pool, the in-process engine's turns) otherwise wait in SQLite's busy
+    handler, which sleeps 1, 2, 5 ... up to 100 ms between tries: a few writers at once turned
+    ~10 ms turns into 200-500 ms ones (docs/performance.md). Here a thread takes this lock just
+    before its `BEGIN IMMEDIATE` and gives it back when the transaction ends (commit, rollback,
+    or the connection going back to the pool), so the next one starts at once. Other processes
+    still meet SQLite's own lock and busy timeout. A writer that cannot have the lock within the
+    busy timeout goes on to SQLite as before, so nothing can wait here longer than it would
+    have waited there.
+    """
+
+    TIMEOUT_SECONDS = 30.0  # the busy timeout (make_engine)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def take(self, info: dict[Any, Any]) -> None:
+        if info.get(self) is None and self._lock.acquire(timeout=self.TIMEOUT_SECONDS):
+            info[self] = True
+
+    def give_back(self, info: dict[Any, Any]) -> None:
+        if info.pop(self, None):
+            self._lock.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
