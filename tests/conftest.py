@@ -205,6 +205,11 @@ def stack(widget_page_origin: str) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def stack_db(stack: Stack) -> Iterator[sessionmaker[Session]]:
+    yield from _sessions_on(stack)
+
+
+def _sessions_on(stack: Stack) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a running stack's database, its engine disposed at the end."""
     engine = make_engine(stack.database_url)
     yield make_session_factory(engine)
     engine.dispose()
@@ -226,6 +231,4 @@ def in_process_stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def in_process_db(in_process_stack: Stack) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(in_process_stack.database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
+    yield from _sessions_on(in_process_stack)

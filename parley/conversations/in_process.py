@@ -10,25 +10,32 @@ trip and the schema check of its answer), not the intent model or the dialogue
 trains the model and runs the story tests; the default engine stays `rasa` (SPEC §2).
 
 It speaks the gateway's `BotClient` protocol: an empty answer or a failed turn (rolled back)
-is `BotUnavailable`, as from Rasa, and `reset` has no tracker to empty.
+is `BotUnavailable`, as from Rasa, and `reset` has no tracker to empty. The web chat uses
+`send_and_store`: the dialogue's decisions and the gateway's copy of the replies are committed
+in one transaction (on the Rasa path they are two: the action server's, then the gateway's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.bot_client import UNAVAILABLE, OutMessage
+from parley.core.db import transaction
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
-from parley.dialogue.answer import answer
+from parley.dialogue.answer import answer, answer_in
 from parley.dialogue.heard import Heard
+from parley.dialogue.reply import Reply
 from parley.nlu.parse import Understanding
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class InProcessBot:
@@ -45,26 +52,29 @@ class InProcessBot:
         (parley.nlu.parse.ModelUnavailable names the file and the reason)."""
         return cls(Understanding.from_archive(Path(settings.nlu_model_path)), sessions, settings)
 
+    def _heard(self, text: str) -> Heard:
+        return Heard.from_parse(self._understanding.parse(text))
+
     def _turn(self, sender_id: str, text: str) -> list[OutMessage]:
-        heard = Heard.from_parse(self._understanding.parse(text))
-        reply = answer(self._sessions, self._settings, sender_id, heard)
-        return [
-            OutMessage(m.text, [{"title": b["title"], "payload": b["payload"]} for b in m.buttons])
-            for m in reply.messages
-            if m.text
-        ]
+        return _spoken(answer(self._sessions, self._settings, sender_id, self._heard(text)))
+
+    def _turn_stored(
+        self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
+    ) -> T:
+        heard = self._heard(text)
+        with transaction(self._sessions) as session:
+            replies = _spoken(answer_in(session, self._settings, sender_id, heard))
+            return store(session, replies)
 
     async def send(self, sender_id: str, text: str) -> list[OutMessage]:
-        # The model and the database work run on a worker thread, as the action server's do:
-        # the event loop keeps serving other conversations meanwhile.
-        try:
-            replies = await asyncio.to_thread(self._turn, sender_id, text)
-        except Exception as exc:  # the turn rolled back; the gateway apologises, as for Rasa
-            log.exception("in-process turn failed for %s", sender_id)
-            raise BotUnavailable("bot_unavailable", UNAVAILABLE) from exc
-        if not replies:
-            raise BotUnavailable("bot_silent", UNAVAILABLE)
-        return replies
+        return await _on_a_thread(self._turn, sender_id, text)
+
+    async def send_and_store(
+        self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
+    ) -> T:
+        """Answer and `store(session, replies)` in one transaction; `BotUnavailable` (and
+        nothing of the turn kept) when the answer fails or is empty."""
+        return await _on_a_thread(self._turn_stored, sender_id, text, store)
 
     async def reset(self, sender_id: str) -> None:
         """Nothing to reset: the next message reads the conversation's state from the database."""
@@ -74,3 +84,29 @@ class InProcessBot:
 
     async def close(self) -> None:
         """Nothing to release (the sessions belong to the app)."""
+
+
+def _spoken(reply: Reply) -> list[OutMessage]:
+    """The dialogue's messages as the gateway's; none is `bot_silent` (every turn says
+    something), raised inside the transaction so an empty turn keeps nothing."""
+    replies = [
+        OutMessage(m.text, [{"title": b["title"], "payload": b["payload"]} for b in m.buttons])
+        for m in reply.messages
+        if m.text
+    ]
+    if not replies:
+        raise BotUnavailable("bot_silent", UNAVAILABLE)
+    return replies
+
+
+async def _on_a_thread(work: Callable[..., T], *args: object) -> T:
+    """The model and the database work on a worker thread, as the action server's are: the
+    event loop keeps serving other conversations meanwhile. A failure has rolled back; the
+    gateway apologises, as when Rasa fails."""
+    try:
+        return await asyncio.to_thread(work, *args)
+    except BotUnavailable:
+        raise
+    except Exception as exc:
+        log.exception("in-process turn failed")
+        raise BotUnavailable("bot_unavailable", UNAVAILABLE) from exc

@@ -163,9 +163,29 @@ async def handle_inbound(
         )
         if received.status != ConversationStatus.BOT:
             return TurnResult(conversation_id, received.replies, received.status)
-        answer = await ask_bot(
-            factory, bot, conversation_id, received.bot_text, repair=received.repair
-        )
+        send_and_store = getattr(bot, "send_and_store", None)
+        if send_and_store is not None:  # the in-process engine: one transaction for both
+
+            def store(session: Session, replies: list[OutMessage]) -> TurnResult:
+                if received.repair:
+                    _reset_failures(get_conversation(session, conversation_id))
+                return _stored_in(
+                    session,
+                    conversation_id,
+                    replies,
+                    Sender.BOT,
+                    failed_before=received.failed_checks,
+                )
+
+            try:
+                result: TurnResult = await send_and_store(conversation_id, received.bot_text, store)
+                return result
+            except BotUnavailable:
+                answer = await asyncio.to_thread(_failed, factory, conversation_id)
+        else:
+            answer = await ask_bot(
+                factory, bot, conversation_id, received.bot_text, repair=received.repair
+            )
         return await asyncio.to_thread(
             _stored,
             factory,
@@ -257,9 +277,12 @@ def _recovered(factory: sessionmaker[Session], conversation_id: str) -> None:
     """The failure count starts again once the bot answers. A failure always sets `bot_repair`
     too (`_failed`), so a turn that needed no repair has nothing to reset: no transaction."""
     with transaction(factory) as session:
-        conversation = get_conversation(session, conversation_id)
-        if conversation.bot_failures or conversation.bot_repair:
-            conversation.bot_failures, conversation.bot_repair = 0, False
+        _reset_failures(get_conversation(session, conversation_id))
+
+
+def _reset_failures(conversation: Conversation) -> None:
+    if conversation.bot_failures or conversation.bot_repair:
+        conversation.bot_failures, conversation.bot_repair = 0, False
 
 
 def _stored(
@@ -271,12 +294,23 @@ def _stored(
     failed_before: int | None = None,
 ) -> TurnResult:
     with transaction(factory) as session:
-        conversation = get_conversation(session, conversation_id)
-        _store(session, conversation_id, replies, sender)
-        failed = 0
-        if failed_before is not None:
-            failed = failed_attempts(session, conversation_id) - failed_before
-        return TurnResult(conversation_id, list(replies), conversation.status, failed)
+        return _stored_in(session, conversation_id, replies, sender, failed_before=failed_before)
+
+
+def _stored_in(
+    session: Session,
+    conversation_id: str,
+    replies: Sequence[OutMessage],
+    sender: Sender,
+    *,
+    failed_before: int | None = None,
+) -> TurnResult:
+    conversation = get_conversation(session, conversation_id)
+    _store(session, conversation_id, replies, sender)
+    failed = 0
+    if failed_before is not None:
+        failed = failed_attempts(session, conversation_id) - failed_before
+    return TurnResult(conversation_id, list(replies), conversation.status, failed)
 
 
 def _failed(factory: sessionmaker[Session], conversation_id: str) -> BotAnswer:

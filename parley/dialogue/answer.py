@@ -18,7 +18,13 @@ def answer(
     sessions: sessionmaker[Session], settings: Settings, conversation_id: str, heard: Heard
 ) -> Reply:
     with transaction(sessions) as session:
-        reply = respond(session, settings, conversation_id, heard)
-        if heard.intent and not heard.payload:
-            state.record_understanding(session, conversation_id, heard.intent, heard.confidence)
-        return reply
+        return answer_in(session, settings, conversation_id, heard)
+
+
+def answer_in(session: Session, settings: Settings, conversation_id: str, heard: Heard) -> Reply:
+    """The same, inside a unit of work the caller owns (the in-process engine stores the
+    gateway's copy of the replies in it too)."""
+    reply = respond(session, settings, conversation_id, heard)
+    if heard.intent and not heard.payload:
+        state.record_understanding(session, conversation_id, heard.intent, heard.confidence)
+    return reply

@@ -173,9 +173,9 @@ class IntentModel:
 
     def predict_proba(self, texts: list[str]) -> Array:
         assert self.coef is not None and self.intercept is not None
-        scores: Array = np.vstack([self._linear(text) for text in texts]).reshape(
-            len(texts), len(self.classes)
-        )
+        if not texts:
+            return np.zeros((0, len(self.classes)))
+        scores: Array = np.vstack([self._linear(text) for text in texts])
         if self.config.get("multinomial"):
             scores -= scores.max(axis=1, keepdims=True)
             np.exp(scores, out=scores)

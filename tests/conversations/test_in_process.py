@@ -5,6 +5,7 @@ trained model's reading, the dialogue's answer and its records in one turn; a fa
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -15,12 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from devstack.stack import MODEL, Stack, free_port
+from parley.conversations import turns as turns_module
 from parley.conversations.in_process import InProcessBot
+from parley.conversations.ordering import make_turn_locks
+from parley.conversations.turns import APOLOGY, handle_inbound, start_conversation
 from parley.core.db import make_engine, make_session_factory
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
+from parley.dialogue import answer as answer_module
 from parley.nlu.parse import ModelUnavailable, Understanding
-from parley.tables import Conversation
+from parley.tables import Channel, Conversation, Message, Sender
 from tests.support.accounts import make_account
 from tests.support.dialogue import dialogue_settings
 
@@ -60,6 +65,105 @@ def test_a_failed_turn_is_unavailable_and_keeps_nothing(
         assert failed.value.code == "bot_unavailable"
     finally:
         engine.dispose()
+
+
+def test_a_web_chat_turn_is_answered_and_stored_in_one_transaction(
+    committed_factory: sessionmaker[Session],
+    db_url: str,
+    understanding: Understanding,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gateway's web-chat turn with the in-process engine: the reply is stored with the
+    dialogue's decisions; when the dialogue fails (the fault injected in `respond`) nothing of
+    the turn is kept but the debtor's message, the debtor gets the apology, and the next turn
+    answers and resets the failure count."""
+    with committed_factory.begin() as session:
+        session.add(make_account())
+    settings = dialogue_settings(db_url)
+    bot = InProcessBot(understanding, committed_factory, settings)
+    locks = make_turn_locks(None, 60, 20)
+
+    async def play() -> tuple[list[str], list[str], list[str]]:
+        started = await start_conversation(committed_factory, bot, locks, channel=Channel.WEB)
+        cid = started.conversation_id
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("the dialogue step fails")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(answer_module, "respond", broken)
+            failed = await handle_inbound(committed_factory, bot, locks, settings, cid, "Garcia")
+        recovered = await handle_inbound(committed_factory, bot, locks, settings, cid, "Garcia")
+        return (
+            [m.text for m in started.messages],
+            [m.text for m in failed.messages],
+            [m.text for m in recovered.messages],
+        )
+
+    greeting, failed, recovered = asyncio.run(play())
+    assert greeting and failed == [APOLOGY]
+    assert "date of birth" in " ".join(recovered).lower()
+    with committed_factory() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert (conversation.bot_failures, conversation.bot_repair) == (0, False)
+        said = [
+            (m.sender, m.text)
+            for m in session.scalars(select(Message).order_by(Message.id))
+            if m.sender != Sender.BOT
+        ]
+        # both "Garcia"s are on record; the failed turn left only its apology
+        assert said == [
+            (Sender.DEBTOR, "Garcia"),
+            (Sender.SYSTEM, APOLOGY),
+            (Sender.DEBTOR, "Garcia"),
+        ]
+        bot_lines = [m.text for m in session.scalars(select(Message)) if m.sender == Sender.BOT]
+        assert bot_lines == greeting + recovered
+
+
+def test_when_storing_the_replies_fails_the_dialogue_keeps_nothing_either(
+    committed_factory: sessionmaker[Session],
+    db_url: str,
+    understanding: Understanding,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One transaction, really: the fault is injected in the gateway's store of the replies,
+    after the dialogue has decided; the dialogue's state goes with it (on the Rasa path the
+    action server would already have committed it)."""
+    with committed_factory.begin() as session:
+        session.add(make_account())
+    settings = dialogue_settings(db_url)
+    bot = InProcessBot(understanding, committed_factory, settings)
+    locks = make_turn_locks(None, 60, 20)
+
+    async def play() -> tuple[str, list[str]]:
+        started = await start_conversation(committed_factory, bot, locks, channel=Channel.WEB)
+        cid = started.conversation_id
+
+        real_store = turns_module._store
+        calls: list[int] = []
+
+        def broken(*args: object, **kwargs: object) -> None:
+            calls.append(1)
+            if len(calls) == 1:  # the bot's replies; the apology after it is stored
+                raise RuntimeError("storing the replies fails")
+            real_store(*args, **kwargs)  # type: ignore[arg-type]
+
+        with committed_factory() as session:
+            before = session.get(Conversation, cid)
+            assert before is not None
+            state = json.dumps(before.dialogue, sort_keys=True)
+        with monkeypatch.context() as patch:
+            patch.setattr(turns_module, "_store", broken)
+            failed = await handle_inbound(committed_factory, bot, locks, settings, cid, "Garcia")
+        return state, [m.text for m in failed.messages]
+
+    state, failed = asyncio.run(play())
+    assert failed == [APOLOGY]
+    with committed_factory() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert json.dumps(conversation.dialogue, sort_keys=True) == state
+        assert conversation.bot_failures == 1
 
 
 def test_a_gateway_without_its_model_does_not_start(tmp_path: Path) -> None:
