@@ -466,8 +466,9 @@ def main() -> None:
     parser.add_argument(
         "--in-process-workers",
         type=int,
-        default=2,
-        help="API processes of the in-process stack (one per core; Redis shares their locks)",
+        default=1,
+        help="API processes of the in-process stack (more than one share their locks in Redis; "
+        "on SQLite two meet in its busy handler: p99 ~800 ms, docs/performance.md)",
     )
     parser.add_argument(
         "--in-process-database",
