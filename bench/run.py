@@ -530,13 +530,13 @@ def main() -> None:
         if bare is not None:
             targets.append(BareRasa(bare.url))
         in_process = Parley(direct.api_url, "parley_in_process") if direct is not None else None
-        if in_process is not None:
+        if in_process:
             targets.append(in_process)
         for target in targets:  # first-request costs do not count against any level
             run_level(target, 2, 2)
         results["turn_latency"] = turn_latency(parley, args.long_conversations, args.long_turns)
         log({"turn_latency": results["turn_latency"]})
-        if in_process is not None and direct is not None:
+        if in_process and direct:
             results["in_process"] = {
                 "startup_seconds": round(direct.started_in_seconds, 1),
                 "turn_latency": turn_latency(in_process, args.long_conversations, args.long_turns),
@@ -545,7 +545,7 @@ def main() -> None:
         by_target = interleaved(targets, levels, args.conversations_per_worker, log)
         results["parley"] = by_target["parley"]
         results["resident_mib"] = resident(stack)
-        if in_process is not None and direct is not None:
+        if in_process and direct:
             results["in_process"]["parley"] = by_target[in_process.name]
             results["in_process"]["resident_mib"] = resident(direct)
         if bare is not None and bare_info is not None:
@@ -561,12 +561,10 @@ def main() -> None:
                 str(p["concurrency"]): ratios(p, b)
                 for p, b in zip(by_target["parley"], by_target["bare_rasa"], strict=True)
             }
-            if "in_process" in results:
+            if in_process:
                 results["in_process"]["versus_bare_rasa"] = {
                     str(p["concurrency"]): ratios(p, b)
-                    for p, b in zip(
-                        results["in_process"]["parley"], by_target["bare_rasa"], strict=True
-                    )
+                    for p, b in zip(by_target[in_process.name], by_target["bare_rasa"], strict=True)
                 }
     results["targets"] = TARGETS
     results["met"] = met(results)

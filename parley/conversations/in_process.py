@@ -5,9 +5,9 @@ Why: on a 2-core machine a message's CPU is mostly Rasa's own machinery (its gra
 policy that always picks `action_respond`, tracker (de)serialisation, the action server's round
 trip and the schema check of its answer), not the intent model or the dialogue
 (docs/performance.md). This engine reads the model archive `rasa train` wrote
-(parley.nlu.parse, the same parse Rasa's server makes) and calls `parley.dialogue.answer`, which
-`action_respond` calls too; the conversation's state is in the database either way. Rasa still
-trains the model and runs the story tests; the default engine stays `rasa` (SPEC §2).
+(parley.nlu.parse, the same parse Rasa's server makes) and runs `parley.dialogue.answer`'s
+turn, as `action_respond` does; the conversation's state is in the database either way. Rasa
+still trains the model and runs the story tests; the default engine stays `rasa` (SPEC §2).
 
 It speaks the gateway's `BotClient` protocol: an empty answer or a failed turn (rolled back)
 is `BotUnavailable`, as from Rasa, and `reset` has no tracker to empty. The web chat uses
@@ -29,7 +29,7 @@ from parley.conversations.bot_client import UNAVAILABLE, OutMessage
 from parley.core.db import transaction
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
-from parley.dialogue.answer import answer, answer_in
+from parley.dialogue.answer import answer_in
 from parley.dialogue.heard import Heard
 from parley.dialogue.reply import Reply
 from parley.nlu.parse import Understanding
@@ -52,29 +52,23 @@ class InProcessBot:
         (parley.nlu.parse.ModelUnavailable names the file and the reason)."""
         return cls(Understanding.from_archive(Path(settings.nlu_model_path)), sessions, settings)
 
-    def _heard(self, text: str) -> Heard:
-        return Heard.from_parse(self._understanding.parse(text))
-
-    def _turn(self, sender_id: str, text: str) -> list[OutMessage]:
-        return _spoken(answer(self._sessions, self._settings, sender_id, self._heard(text)))
-
-    def _turn_stored(
+    def _turn(
         self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
     ) -> T:
-        heard = self._heard(text)
+        heard = Heard.from_parse(self._understanding.parse(text))
         with transaction(self._sessions) as session:
             replies = _spoken(answer_in(session, self._settings, sender_id, heard))
             return store(session, replies)
 
     async def send(self, sender_id: str, text: str) -> list[OutMessage]:
-        return await _on_a_thread(self._turn, sender_id, text)
+        return await _on_a_thread(self._turn, sender_id, text, _replies_only)
 
     async def send_and_store(
         self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
     ) -> T:
         """Answer and `store(session, replies)` in one transaction; `BotUnavailable` (and
         nothing of the turn kept) when the answer fails or is empty."""
-        return await _on_a_thread(self._turn_stored, sender_id, text, store)
+        return await _on_a_thread(self._turn, sender_id, text, store)
 
     async def reset(self, sender_id: str) -> None:
         """Nothing to reset: the next message reads the conversation's state from the database."""
@@ -84,6 +78,10 @@ class InProcessBot:
 
     async def close(self) -> None:
         """Nothing to release (the sessions belong to the app)."""
+
+
+def _replies_only(_session: Session, replies: list[OutMessage]) -> list[OutMessage]:
+    return replies
 
 
 def _spoken(reply: Reply) -> list[OutMessage]:

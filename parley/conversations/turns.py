@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -165,18 +166,7 @@ async def handle_inbound(
             return TurnResult(conversation_id, received.replies, received.status)
         send_and_store = getattr(bot, "send_and_store", None)
         if send_and_store is not None:  # the in-process engine: one transaction for both
-
-            def store(session: Session, replies: list[OutMessage]) -> TurnResult:
-                if received.repair:
-                    _reset_failures(get_conversation(session, conversation_id))
-                return _stored_in(
-                    session,
-                    conversation_id,
-                    replies,
-                    Sender.BOT,
-                    failed_before=received.failed_checks,
-                )
-
+            store = partial(_stored_by_bot, conversation_id, received)
             try:
                 result: TurnResult = await send_and_store(conversation_id, received.bot_text, store)
                 return result
@@ -194,6 +184,17 @@ async def handle_inbound(
             answer.sender,
             failed_before=received.failed_checks,
         )
+
+
+def _stored_by_bot(
+    conversation_id: str, received: _Received, session: Session, replies: list[OutMessage]
+) -> TurnResult:
+    """The bot's replies stored in the bot's own transaction (`send_and_store`)."""
+    if received.repair:
+        _reset_failures(get_conversation(session, conversation_id))
+    return _stored_in(
+        session, conversation_id, replies, Sender.BOT, failed_before=received.failed_checks
+    )
 
 
 def _receive(

@@ -168,7 +168,7 @@ class IntentModel:
         self.coef = clf.coef_.astype(np.float32)
         self.intercept = clf.intercept_.astype(np.float32)
         self.config["multinomial"] = multinomial
-        self._scoring = None
+        self._scoring = _Scoring.of(self)
         return self
 
     def predict_proba(self, texts: list[str]) -> Array:
@@ -189,8 +189,7 @@ class IntentModel:
         computed on the message's own few hundred features only. scikit-learn's sparse
         machinery (validation, matrix construction, the product with a strided matrix) cost
         ~1.5 ms a message; this ~0.2 ms, to the last few bits the same (tests/nlu)."""
-        if self._scoring is None:
-            self._scoring = _Scoring.of(self)
+        assert self._scoring is not None  # made by fit / from_parts
         sc = self._scoring
         c = self.config
         cols: list[Array] = []
@@ -276,14 +275,16 @@ class IntentModel:
         if "word_idf" in arrays:
             model._word_tfidf = _idf(arrays["word_idf"], model.config["sublinear_tf"])
             model._char_tfidf = _idf(arrays["char_idf"], model.config["sublinear_tf"])
+        model._scoring = _Scoring.of(model)
         return model
 
 
 @dataclass(frozen=True)
 class _Scoring:
-    """What scoring one message reads, laid out for it once: the vocabularies as plain dicts,
-    the idf vectors, the char n-gram analyzer and the coefficients transposed and contiguous
-    (one row per feature, so a message's rows are gathered in one step)."""
+    """What scoring one message reads, laid out once (when the model is trained or loaded,
+    not on a message): the vocabularies, the idf vectors, the char n-gram analyzer and the
+    coefficients transposed and contiguous (one row per feature, so a message's rows are
+    gathered in one step)."""
 
     word_vocabulary: dict[str, int]
     char_vocabulary: dict[str, int]
@@ -299,7 +300,7 @@ class _Scoring:
     def of(cls, model: IntentModel) -> _Scoring:
         assert model._word is not None and model._char is not None
         assert model.coef is not None and model.intercept is not None
-        words, chars = dict(model._word.vocabulary_), dict(model._char.vocabulary_)
+        words, chars = model._word.vocabulary_, model._char.vocabulary_
         return cls(
             word_vocabulary=words,
             char_vocabulary=chars,
