@@ -61,6 +61,18 @@ def _start(db_url: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _done(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return int(
+            session.scalar(
+                select(func.count(Job.id)).where(
+                    Job.kind == "outreach.first_contact", Job.state == "done"
+                )
+            )
+            or 0
+        )
+
+
 def _sent(factory: sessionmaker[Session]) -> int:
     with factory() as session:
         return int(
@@ -96,8 +108,13 @@ def test_worker_killed_mid_batch_sends_each_first_contact_once(
         at_kill = _sent(committed_factory)
         assert 0 < at_kill < ACCOUNTS, f"killed mid-batch ({at_kill} of {ACCOUNTS} sent)"
         worker = _start(db_url, log)
+        # Until every message is out *and* every job done: the job the kill interrupted after
+        # its send is finished only once its lease (5 s) runs out and the new worker takes it
+        # (it finds the send already claimed and sends nothing).
         deadline = time.monotonic() + 120
-        while _sent(committed_factory) < ACCOUNTS and time.monotonic() < deadline:
+        while (
+            _sent(committed_factory) < ACCOUNTS or _done(committed_factory) < ACCOUNTS
+        ) and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         if worker.poll() is None:
