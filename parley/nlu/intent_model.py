@@ -9,7 +9,10 @@ Features, each block L2-normalised and weighted:
 
 * words: 1- and 2-grams of normalised tokens (lower case, letters repeated three or more times
   cut to two, digits replaced by their shape so "$300" and "$450" read alike);
-* characters: `char_wb` n-grams of the normalised text (typos, SMS spelling);
+* characters: `char_wb` n-grams of the normalised text, inside words (typos, SMS spelling);
+* phrases: `char` n-grams across word boundaries ("t mi" of "not mine", "e the" of "pay the"),
+  which carry the short phrases a word bigram misses when a word is misspelt or run together
+  (`cross_ngrams`; docs/bot.md "Model" has the comparison that chose it);
 * regexes: one binary feature per regex of the training data (dates, amounts, ZIPs...).
 """
 
@@ -34,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "char_ngrams": [2, 5],
     "word_weight": 1.0,
     "char_weight": 1.0,
+    "cross_ngrams": None,
+    "cross_weight": 1.0,
     "regex_weight": 0.5,
     "sublinear_tf": True,
     "idf": True,
@@ -81,6 +86,8 @@ class IntentModel:
     _char: CountVectorizer | None = None
     _word_tfidf: TfidfTransformer | None = None
     _char_tfidf: TfidfTransformer | None = None
+    _cross: CountVectorizer | None = None
+    _cross_tfidf: TfidfTransformer | None = None
     _compiled: list[re.Pattern[str]] = field(default_factory=list)
     coef: Array | None = None
     intercept: Array | None = None
@@ -92,20 +99,24 @@ class IntentModel:
 
     # --- features ------------------------------------------------------------------------
 
-    def _vectorisers(self) -> tuple[CountVectorizer, CountVectorizer]:
+    def _vectorisers(self) -> tuple[CountVectorizer, CountVectorizer, CountVectorizer | None]:
         c = self.config
         word = CountVectorizer(
             analyzer=_identity, lowercase=False, min_df=c["min_df"], dtype=np.float64
         )
-        lo, hi = c["char_ngrams"]
-        char = CountVectorizer(
-            analyzer="char_wb",
+        char = self._chars("char_wb", c["char_ngrams"])
+        cross = None if not c["cross_ngrams"] else self._chars("char", c["cross_ngrams"])
+        return word, char, cross
+
+    def _chars(self, analyzer: str, ngrams: list[int]) -> CountVectorizer:
+        lo, hi = ngrams
+        return CountVectorizer(
+            analyzer=analyzer,
             ngram_range=(lo, hi),
             lowercase=False,
-            min_df=c["min_df"],
+            min_df=self.config["min_df"],
             dtype=np.float64,
         )
-        return word, char
 
     def _word_docs(self, texts: list[str]) -> list[list[str]]:
         lo, hi = self.config["word_ngrams"]
@@ -133,19 +144,28 @@ class IntentModel:
     def features(self, texts: list[str], fit: bool = False) -> sp.csr_matrix:
         c = self.config
         words, chars = self._word_docs(texts), [char_text(t) for t in texts]
+        xc = None
         if fit:
-            self._word, self._char = self._vectorisers()
+            self._word, self._char, self._cross = self._vectorisers()
             wc, cc = self._word.fit_transform(words), self._char.fit_transform(chars)
+            if self._cross is not None:
+                xc = self._cross.fit_transform(chars)
             if c["idf"]:
                 self._word_tfidf = TfidfTransformer(sublinear_tf=c["sublinear_tf"]).fit(wc)
                 self._char_tfidf = TfidfTransformer(sublinear_tf=c["sublinear_tf"]).fit(cc)
+                if xc is not None:
+                    self._cross_tfidf = TfidfTransformer(sublinear_tf=c["sublinear_tf"]).fit(xc)
         else:
             assert self._word is not None and self._char is not None
             wc, cc = self._word.transform(words), self._char.transform(chars)
+            if self._cross is not None:
+                xc = self._cross.transform(chars)
         blocks = [
             c["word_weight"] * self._block(wc, self._word_tfidf),
             c["char_weight"] * self._block(cc, self._char_tfidf),
         ]
+        if xc is not None:
+            blocks.append(c["cross_weight"] * self._block(xc, self._cross_tfidf))
         if self._compiled:
             blocks.append(c["regex_weight"] * self._regex_block(texts))
         return sp.hstack(blocks, format="csr")
@@ -194,16 +214,28 @@ class IntentModel:
         c = self.config
         cols: list[Array] = []
         values: list[Array] = []
-        for docs, vocabulary, idf, weight, offset in (
+        chars = char_text(text)
+        blocks = [
             (self._word_docs([text])[0], sc.word_vocabulary, sc.word_idf, c["word_weight"], 0),
             (
-                sc.char_analyzer(char_text(text)),
+                sc.char_analyzer(chars),
                 sc.char_vocabulary,
                 sc.char_idf,
                 c["char_weight"],
                 sc.char_offset,
             ),
-        ):
+        ]
+        if sc.cross_analyzer is not None:
+            blocks.append(
+                (
+                    sc.cross_analyzer(chars),
+                    sc.cross_vocabulary,
+                    sc.cross_idf,
+                    c["cross_weight"],
+                    sc.cross_offset,
+                )
+            )
+        for docs, vocabulary, idf, weight, offset in blocks:
             counts: dict[int, int] = {}
             for gram in docs:
                 j = vocabulary.get(gram)
@@ -244,11 +276,15 @@ class IntentModel:
             "word_vocabulary": {k: int(v) for k, v in self._word.vocabulary_.items()},
             "char_vocabulary": {k: int(v) for k, v in self._char.vocabulary_.items()},
         }
+        if self._cross is not None:
+            meta["cross_vocabulary"] = {k: int(v) for k, v in self._cross.vocabulary_.items()}
         (directory / "intent_model.json").write_text(json.dumps(meta))
         arrays: dict[str, Array] = {"coef": self.coef, "intercept": self.intercept}
         if self._word_tfidf is not None and self._char_tfidf is not None:
             arrays["word_idf"] = self._word_tfidf.idf_
             arrays["char_idf"] = self._char_tfidf.idf_
+        if self._cross_tfidf is not None:
+            arrays["cross_idf"] = self._cross_tfidf.idf_
         np.savez_compressed(directory / "intent_model.npz", **arrays)
 
     @classmethod
@@ -267,14 +303,21 @@ class IntentModel:
             regexes=[(str(name), str(pattern)) for name, pattern in meta["regexes"]],
             classes=meta["classes"],
         )
-        model._word, model._char = model._vectorisers()
-        model._word.vocabulary_ = meta["word_vocabulary"]
-        model._char.vocabulary_ = meta["char_vocabulary"]
-        model._word.fixed_vocabulary_ = model._char.fixed_vocabulary_ = True
+        model._word, model._char, model._cross = model._vectorisers()
+        for vectoriser, name in (
+            (model._word, "word"),
+            (model._char, "char"),
+            (model._cross, "cross"),
+        ):
+            if vectoriser is not None:
+                vectoriser.vocabulary_ = meta[f"{name}_vocabulary"]
+                vectoriser.fixed_vocabulary_ = True
         model.coef, model.intercept = arrays["coef"], arrays["intercept"]
         if "word_idf" in arrays:
             model._word_tfidf = _idf(arrays["word_idf"], model.config["sublinear_tf"])
             model._char_tfidf = _idf(arrays["char_idf"], model.config["sublinear_tf"])
+        if "cross_idf" in arrays:
+            model._cross_tfidf = _idf(arrays["cross_idf"], model.config["sublinear_tf"])
         model._scoring = _Scoring.of(model)
         return model
 
@@ -292,6 +335,10 @@ class _Scoring:
     char_idf: Array | None
     char_analyzer: Any
     char_offset: int
+    cross_vocabulary: dict[str, int]
+    cross_idf: Array | None
+    cross_analyzer: Any
+    cross_offset: int
     regex_offset: int
     coef_t: Array
     intercept: Array
@@ -301,6 +348,8 @@ class _Scoring:
         assert model._word is not None and model._char is not None
         assert model.coef is not None and model.intercept is not None
         words, chars = model._word.vocabulary_, model._char.vocabulary_
+        cross = model._cross
+        crosses: dict[str, int] = {} if cross is None else cross.vocabulary_
         return cls(
             word_vocabulary=words,
             char_vocabulary=chars,
@@ -308,7 +357,11 @@ class _Scoring:
             char_idf=None if model._char_tfidf is None else np.asarray(model._char_tfidf.idf_),
             char_analyzer=model._char.build_analyzer(),
             char_offset=len(words),
-            regex_offset=len(words) + len(chars),
+            cross_vocabulary=crosses,
+            cross_idf=None if model._cross_tfidf is None else np.asarray(model._cross_tfidf.idf_),
+            cross_analyzer=None if cross is None else cross.build_analyzer(),
+            cross_offset=len(words) + len(chars),
+            regex_offset=len(words) + len(chars) + len(crosses),
             coef_t=np.ascontiguousarray(model.coef.T, dtype=np.float64),
             intercept=np.asarray(model.intercept, dtype=np.float64),
         )
