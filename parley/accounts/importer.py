@@ -10,6 +10,12 @@ validated so that every error is reported, and the savepoint is rolled back, so 
 leaves nothing behind. What the import keeps while it reads is the account_id -> line map that
 catches a duplicate across the file (and the errors, if any).
 
+A row takes one of two roads with one answer (`_Rows`): the common valid row goes straight from
+its cells to the tuple the driver binds, with the work that depends on one value only (a date
+of birth's keyed hash, a ZIP's hash, zones and state, a date's stored form...) done once per
+distinct value; any row that road is not sure of is decided by `_Validator`, whose problems are
+the ones reported. Tests hold the two roads to the same rows.
+
 Verification factors are hashed here (HMAC, key prepared once per import) and never stored in
 plain text. See docs/performance.md for the design and the measurements.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import operator
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
@@ -120,8 +127,9 @@ _ZIP5 = re.compile(r"\d{5}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # The common spelling of an amount; anything else goes through `parse_money` and its messages.
 _PLAIN_MONEY = re.compile(r"(\d+)\.(\d\d)")
-# A North American number written in E.164 (+1, then area code and exchange not starting 0/1).
-_NANP_E164 = re.compile(r"\+1[2-9]\d\d[2-9]\d{6}")
+# A North American number written in E.164 (+1, then area code and exchange not starting 0/1),
+# in ASCII digits: only those format back to the same text.
+_NANP_E164 = re.compile(r"\+1[2-9]\d\d[2-9]\d{6}", re.ASCII)
 # A carriage return not followed by a line feed ends a physical line too (old Mac files).
 _BARE_CR = re.compile(r"(?<=\r)(?=[^\n])")
 # Rows written per round trip: large enough that per-statement costs vanish, small enough that
@@ -321,6 +329,58 @@ def _valid_timezone(name: str) -> bool:
     return True
 
 
+# The number types `phonenumbers` tries, in its order (`_number_type_helper`); a number is valid
+# for a region when it fits the general description and one of these.
+_NUMBER_KINDS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+@lru_cache(maxsize=8)
+def _valid_for_region(region: str) -> Callable[[str], bool]:
+    """`phonenumbers.is_valid_number_for_region` for a national significant number of the
+    region's own country code, with the region's patterns compiled once: the library's answer
+    (a number of the general description and of one number type), without its per-call
+    metadata look-ups and pattern cache. Checked against the library in the tests."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        raise ValueError(f"no phone metadata for region {region!r}")
+
+    def rule(desc: Any) -> tuple[frozenset[int], Callable[[str], object]] | None:
+        if desc is None or not desc.national_number_pattern:
+            return None  # matches nothing (`_match_national_number`)
+        return frozenset(desc.possible_length), re.compile(desc.national_number_pattern).fullmatch
+
+    general = rule(metadata.general_desc)
+    kinds = [
+        rule(getattr(metadata, kind))
+        for kind in _NUMBER_KINDS
+        # Mobile is only tried apart when its pattern differs from the fixed line's.
+        if not (kind == "mobile" and metadata.same_mobile_and_fixed_line_pattern)
+    ]
+    checks = [kind for kind in kinds if kind is not None]
+
+    def matches(check: tuple[frozenset[int], Callable[[str], object]], nsn: str) -> bool:
+        lengths, fullmatch = check
+        return (not lengths or len(nsn) in lengths) and fullmatch(nsn) is not None
+
+    def valid(nsn: str) -> bool:
+        if general is None or not matches(general, nsn):
+            return False
+        return any(matches(check, nsn) for check in checks)
+
+    return valid
+
+
 def _e164(value: str) -> bool:
     """A valid phone number written exactly as E.164 (what `phonenumbers` formats it back to).
 
@@ -332,10 +392,10 @@ def _e164(value: str) -> bool:
     shortcuts are checked against the full road in tests/accounts/test_importer_scale.py.
     """
     if _NANP_E164.fullmatch(value):
+        if _valid_for_region("US")(value[2:]):
+            return True
         number = phonenumbers.PhoneNumber(country_code=1, national_number=int(value[2:]))
-        return phonenumbers.is_valid_number_for_region(
-            number, "US"
-        ) or phonenumbers.is_valid_number(number)
+        return phonenumbers.is_valid_number(number)
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
@@ -576,76 +636,361 @@ _COLUMNS = [
 _ACCOUNTS = cast(Table, Account.__table__)
 # Set on insert only: an update leaves creation time and the operational state as they are.
 _INSERT_ONLY = {"created_at": None, "collection_paused": False, "posted_payments_cents": 0}
+# A row as the writer holds it: its `_COLUMNS` values, already in the driver's form.
+Row = tuple[Any, ...]
+# The columns whose bind processor the fast road applies itself, once per distinct value.
+_FAST_PROCESSED = frozenset(
+    {"zip_timezones", "itemization_date", "contact_consent", "validation_notice_sent"}
+)
+# Entries one per-value memo of an import holds before it starts over: a memo of dates, ZIPs
+# or SSN digits is naturally bounded (about 44,000 dates of birth in 120 years, 42,000 ZIPs),
+# this bound only keeps odd files from growing one.
+MEMO_LIMIT = 1 << 16
+
+
+def _processors(dialect: Dialect, names: Iterable[str]) -> dict[str, Callable[[Any], Any]]:
+    """Each named column's bind processor for the dialect (`TypeEngine.bind_processor`: what
+    SQLAlchemy applies to a value on its way to the driver), for the columns that have one."""
+    found: dict[str, Callable[[Any], Any]] = {}
+    for name in names:
+        column = _ACCOUNTS.c[name]
+        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            found[name] = processor
+    return found
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class _Rows:
+    """The driver's column values of one record (a `Row`), by two roads with one answer.
+
+    The fast road takes the common, valid row straight from its cells to the tuple the driver
+    binds: positions of the header's columns taken at once, each check inline, and the work
+    that depends on one value only (the keyed hash of a date of birth, a ZIP's hash, zones and
+    state, an SSN's hash, a date's validation and stored form, a consent list's JSON) done once
+    per distinct value and remembered (bounded). It accepts a row only if `_Validator` finds
+    nothing wrong with it, and gives exactly what `_account_columns` and the column types' bind
+    processors give (tests/accounts/test_importer_scale.py holds the two roads to that). Any row
+    it is not sure of (a problem, an unusual spelling of an amount, a phone that needs the full
+    parse...) takes the full road: `_Validator.row`, whose problems are the ones reported.
+    """
+
+    def __init__(
+        self, columns: list[str], validator: _Validator, hasher: FactorHasher, dialect: Dialect
+    ) -> None:
+        self.columns = columns
+        self.validator = validator
+        self.hasher = hasher
+        self.processors = _processors(dialect, _COLUMNS)
+        # The fast road applies only the processors it knows to memoise; a dialect that
+        # processes any other column (none of SQLite's or PostgreSQL's does) takes the full one.
+        self.fast_ok = set(self.processors) <= _FAST_PROCESSED and set(CONSENT_CHANNELS) == {
+            "sms",
+            "email",
+        }
+        missing = len(columns)  # an absent optional column reads the blank cell appended there
+        self.cells = operator.itemgetter(
+            *(columns.index(name) if name in columns else missing for name in SPEC_COLUMNS)
+        )
+        process = self.processors.get
+        self.zones_of = process("zip_timezones", _same)
+        self.item_date_of = process("itemization_date", _same)
+        self.notice_of = process("validation_notice_sent", _same)
+        self.consent_of = process("contact_consent", _same)
+        self.no_notice = self.notice_of(None)
+        self.default_policy = DEFAULT_POLICY if DEFAULT_POLICY in validator.policy_names else None
+        self.dobs: dict[str, str] = {}
+        self.ssn4s: dict[str, str] = {}
+        self.zips: dict[str, tuple[str, Any, str | None]] = {}
+        self.item_dates: dict[str, Any] = {}
+        self.notices: dict[str, Any] = {}
+        self.consents: dict[str, tuple[Any, bool, bool]] = {"": (self.consent_of([]), False, False)}
+
+    def full(self, values: dict[str, Any]) -> Row:
+        """The row of a record `_Validator.row` found nothing wrong with (the full road)."""
+        columns = _account_columns(values, self.hasher)
+        process = self.processors
+        return tuple(
+            process[name](columns[name]) if name in process else columns[name] for name in _COLUMNS
+        )
+
+    def fast(self, record: list[str]) -> Row | None:
+        """The row of a record that is valid as commonly written, else None (then the full
+        road decides). `record` has the blank cell appended."""
+        if not self.fast_ok:
+            return None
+        (
+            ref,
+            first,
+            last,
+            dob,
+            ssn4,
+            zip5,
+            phone,
+            email,
+            zone,
+            creditor,
+            original,
+            last4,
+            description,
+            principal,
+            interest,
+            fees,
+            paid,
+            item_date,
+            policy,
+            line1,
+            line2,
+            city,
+            state,
+            consent,
+            notice,
+        ) = map(str.strip, self.cells(record))
+        if not (
+            ref
+            and len(ref) <= 64
+            and first
+            and len(first) <= 100
+            and last
+            and len(last) <= 100
+            and creditor
+            and len(creditor) <= 200
+            and original
+            and len(original) <= 200
+            and description
+            and len(line1) <= 200
+            and len(line2) <= 200
+            and len(city) <= 100
+            and _FOUR_DIGITS_MATCH(last4)
+        ):
+            return None
+        key = _name_key(last)
+        if not key:
+            return None
+        dob_hash = self.dobs.get(dob) or self._dob(dob)
+        if dob_hash is None:
+            return None
+        if ssn4:
+            ssn4_hash = self.ssn4s.get(ssn4) or self._ssn4(ssn4)
+            if ssn4_hash is None:
+                return None
+        else:
+            ssn4_hash = None
+        zip_facts = self.zips.get(zip5) or self._zip(zip5)
+        if zip_facts is None:
+            return None
+        if phone and not _e164(phone):
+            return None
+        if email and (len(email) > 254 or not _EMAIL_MATCH(email)):
+            return None
+        if zone and (len(zone) > 64 or not _valid_timezone(zone)):
+            return None
+        if not (
+            _PLAIN_MONEY_MATCH(principal)
+            and _PLAIN_MONEY_MATCH(interest)
+            and _PLAIN_MONEY_MATCH(fees)
+            and _PLAIN_MONEY_MATCH(paid)
+        ):
+            return None
+        # "1234.56" -> 123456: the digits without the point (what `_money` computes).
+        principal_cents = int(principal[:-3] + principal[-2:])
+        interest_cents = int(interest[:-3] + interest[-2:])
+        fees_cents = int(fees[:-3] + fees[-2:])
+        paid_cents = int(paid[:-3] + paid[-2:])
+        if (
+            max(principal_cents, interest_cents, fees_cents, paid_cents) > MAX_CENTS
+            or paid_cents > principal_cents + interest_cents + fees_cents
+        ):
+            return None
+        item_stored = self.item_dates.get(item_date)
+        if item_stored is None:
+            item_stored = self._date(self.item_dates, self.item_date_of, item_date)
+            if item_stored is None:
+                return None
+        if notice:
+            notice_stored = self.notices.get(notice)
+            if notice_stored is None:
+                notice_stored = self._date(self.notices, self.notice_of, notice)
+                if notice_stored is None:
+                    return None
+        else:
+            notice_stored = self.no_notice
+        if not policy:
+            chosen_policy = self.default_policy
+            if chosen_policy is None:
+                return None
+        elif len(policy) > 64 or policy not in self.validator.policy_names:
+            return None
+        else:
+            chosen_policy = policy
+        if state:
+            state_code: str | None = state.upper()
+            if state_code not in usps_state_codes():
+                return None
+        else:
+            state_code = zip_facts[2]
+        consented = self.consents.get(consent) or self._consent(consent)
+        if consented is None or (consented[1] and not phone) or (consented[2] and not email):
+            return None
+        return (
+            ref,
+            first,
+            last,
+            key,
+            dob_hash,
+            ssn4_hash,
+            zip_facts[0],
+            zip_facts[1],
+            phone or None,
+            email or None,
+            zone or None,
+            creditor,
+            original,
+            last4,
+            description,
+            principal_cents,
+            interest_cents,
+            fees_cents,
+            paid_cents,
+            item_stored,
+            chosen_policy,
+            line1 or None,
+            line2 or None,
+            city or None,
+            state_code,
+            consented[0],
+            notice_stored,
+        )
+
+    # What one value gives, worked out on its first appearance (None: the value is wrong).
+
+    @staticmethod
+    def _remember(memo: dict[str, Any], value: str, result: Any) -> Any:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[value] = result
+        return result
+
+    def _dob(self, dob: str) -> str | None:
+        try:
+            parsed = self.validator.birth_date(dob)
+        except ValueError:
+            return None
+        return cast(
+            str, self._remember(self.dobs, dob, self.hasher.normalized("dob", parsed.isoformat()))
+        )
+
+    def _ssn4(self, ssn4: str) -> str | None:
+        if not _FOUR_DIGITS_MATCH(ssn4):
+            return None
+        return cast(str, self._remember(self.ssn4s, ssn4, self.hasher.normalized("ssn4", ssn4)))
+
+    def _zip(self, zip5: str) -> tuple[str, Any, str | None] | None:
+        if not _ZIP5.fullmatch(zip5):
+            return None
+        zones, state = ZIP_FACTS.lookup(zip5)
+        facts = (self.hasher.normalized("zip", zip5), self.zones_of(list(zones)), state)
+        return cast(tuple[str, Any, "str | None"], self._remember(self.zips, zip5, facts))
+
+    def _date(self, memo: dict[str, Any], stored: Callable[[Any], Any], value: str) -> Any:
+        try:
+            parsed = self.validator.not_future(value)
+        except ValueError:
+            return None
+        return self._remember(memo, value, stored(parsed))
+
+    def _consent(self, consent: str) -> tuple[Any, bool, bool] | None:
+        try:
+            channels = self.validator.consent(consent)
+        except ValueError:
+            return None
+        # The contact detail each channel needs (CONSENT_CHANNELS: sms -> phone, email -> email).
+        facts = (self.consent_of(channels), "sms" in channels, "email" in channels)
+        return cast(tuple[Any, bool, bool], self._remember(self.consents, consent, facts))
+
+
+_FOUR_DIGITS_MATCH = _FOUR_DIGITS.fullmatch
+_EMAIL_MATCH = _EMAIL.fullmatch
+_PLAIN_MONEY_MATCH = _PLAIN_MONEY.fullmatch
 
 
 class _Statement:
     """One INSERT or UPDATE compiled once for the session's database, executed with many rows
-    at the driver (DBAPI `executemany`): each value goes through its column type's own bind
-    processor (`TypeEngine.bind_processor`, e.g. JSON serialised, UTC enforced), once, and
+    at the driver (DBAPI `executemany`). The rows come as tuples of values already in the
+    driver's form (`names` says what each position holds); each is handed over as the driver's
+    parameters (SQLite's qmark tuple, taken by position at C speed, or psycopg's mapping), and
     nothing else happens per row. SQLAlchemy's ORM or Core `executemany` does the same work
     with several times the Python per value, which dominated a profiled import."""
 
-    def __init__(self, statement: Insert | Update, dialect: Dialect) -> None:
+    def __init__(self, statement: Insert | Update, dialect: Dialect, names: list[str]) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
-        self.names = list(compiled.binds)
-        self.positional = compiled.positiontup
-        processors = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
-        self.processors = processors
+        order = list(compiled.positiontup) if compiled.positiontup is not None else None
+        self.keys = list(compiled.binds) if order is None else None
+        wanted = order if order is not None else list(compiled.binds)
+        self.take: Callable[[Row], Row] | None = (
+            None if wanted == names else operator.itemgetter(*map(names.index, wanted))
+        )
 
-    def execute(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        procs = self.processors
-        params: list[Any]
-        if self.positional is not None:
-            # One pass per row straight into the driver's tuple (SQLite's qmark style): the
-            # intermediate dict per row was a sixth of a profiled import.
-            order = [(name, procs.get(name)) for name in self.positional]
-            params = [
-                tuple(row[name] if proc is None else proc(row[name]) for name, proc in order)
-                for row in rows
-            ]
-        else:
-            params = [
-                {name: procs[name](v) if name in procs else v for name, v in row.items()}
-                for row in rows
-            ]
-        session.connection().exec_driver_sql(self.sql, params)
+    def parameters(self, rows: list[Row]) -> list[Any]:
+        take = self.take
+        taken = rows if take is None else list(map(take, rows))
+        if self.keys is None:
+            return taken
+        keys = self.keys
+        return [dict(zip(keys, row, strict=True)) for row in taken]
+
+    def execute(self, session: Session, rows: list[Row]) -> None:
+        session.connection().exec_driver_sql(self.sql, self.parameters(rows))
 
 
 class _Writer:
     """Writes validated rows in batches: inserts the new account_ids, updates the known ones
     (by primary key), all stamped with one import time."""
 
-    def __init__(self, session: Session, columns: list[str]) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.batch: list[dict[str, Any]] = []
+        self.batch: list[Row] = []
         self.created = 0
         self.updated = 0
         self.now = utcnow()
-        dialect = session.get_bind().dialect
+        self.dialect = dialect = session.get_bind().dialect
         table = _ACCOUNTS.c
-        inserted = [*columns, "updated_at", *_INSERT_ONLY]
+        # What an insert adds to a row, and an update (then the id of the row it updates).
+        values = {**_INSERT_ONLY, "created_at": self.now, "updated_at": self.now}
+        # In the table's order, as the compiled INSERT binds them: the rows go as they are.
+        extra = {
+            column.name: values[column.name] for column in _ACCOUNTS.c if column.name in values
+        }
+        inserted = [*_COLUMNS, *extra]
+        process = _processors(dialect, inserted)
+        self.inserted_extra = tuple(
+            process[name](value) if name in process else value for name, value in extra.items()
+        )
         self.insert = _Statement(
             insert(_ACCOUNTS).values(
                 {name: bindparam(name, type_=table[name].type) for name in inserted}
             ),
             dialect,
+            inserted,
         )
-        updated = [name for name in [*columns, "updated_at"] if name != "account_ref"]
+        updated = [name for name in [*_COLUMNS, "updated_at"] if name != "account_ref"]
         self.update = _Statement(
             update(_ACCOUNTS)
             .where(table.id == bindparam("existing_id", type_=table.id.type))
             .values({name: bindparam(name, type_=table[name].type) for name in updated}),
             dialect,
+            [*_COLUMNS, "updated_at", "existing_id"],
         )
-        self.inserted_extra = {**_INSERT_ONLY, "created_at": self.now, "updated_at": self.now}
+        self.updated_at = self.inserted_extra[list(extra).index("updated_at")]
+        id_processor = table.id.type.dialect_impl(dialect).bind_processor(dialect)
+        self.id_of: Callable[[Any], Any] = id_processor or _same
 
-    def add(self, columns: dict[str, Any]) -> None:
-        self.batch.append(columns)
+    def add(self, row: Row) -> None:
+        self.batch.append(row)
         if len(self.batch) >= BATCH_ROWS:
             self.flush()
 
@@ -653,22 +998,21 @@ class _Writer:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        refs = [row["account_ref"] for row in batch]
         known: dict[str, int] = {
             ref: account_id
             for ref, account_id in self.session.execute(
                 select(_ACCOUNTS.c.account_ref, _ACCOUNTS.c.id).where(
-                    _ACCOUNTS.c.account_ref.in_(refs)
+                    _ACCOUNTS.c.account_ref.in_([row[0] for row in batch])
                 )
             ).tuples()
         }
-        extra = self.inserted_extra
-        new = [{**row, **extra} for row in batch if row["account_ref"] not in known]
-        old = [
-            {"existing_id": known[row.pop("account_ref")], **row, "updated_at": self.now}
-            for row in batch
-            if row["account_ref"] in known
-        ]
+        if known:
+            extra, id_of, at = self.inserted_extra, self.id_of, self.updated_at
+            new = [row + extra for row in batch if row[0] not in known]
+            old = [row + (at, id_of(known[row[0]])) for row in batch if row[0] in known]
+        else:
+            extra = self.inserted_extra
+            new, old = [row + extra for row in batch], []
         if new:
             self.insert.execute(self.session, new)
         if old:
@@ -700,7 +1044,7 @@ def import_accounts(
         report = ImportReport(file=file_name or opened.name)
         savepoint = session.begin_nested()
         try:
-            writer = _Writer(session, _COLUMNS)
+            writer = _Writer(session)
             report.errors = _stream(
                 opened, _Validator(policy_names, today), FactorHasher(secret), writer
             )
@@ -749,22 +1093,39 @@ def _stream(
         if header_problems:
             return [RowError(first[0], problem) for problem in header_problems]
         width = len(columns)
+        rows = _Rows(columns, validator, hasher, writer.dialect)
+        fast, add = rows.fast, writer.add
         seen: dict[str, int] = {}
+        remember = seen.setdefault
         for line, record in records:
             if len(record) != width:
                 errors.append(RowError(line, f"expected {width} fields, found {len(record)}"))
                 continue
-            raw = {name: cell.strip() for name, cell in zip(columns, record, strict=True)}
-            values, problems = validator.row(raw)
-            ref = raw.get("account_id", "")
-            if ref:
-                earlier = seen.setdefault(ref, line)
-                if earlier != line:
-                    problems.append(f"account_id {ref!r} already appears on line {earlier}")
-            if problems:
-                errors.extend(RowError(line, problem) for problem in problems)
-            elif not errors:
-                writer.add(_account_columns(values, hasher))
+            record.append("")  # what an optional column the header leaves out reads
+            row = fast(record)
+            if row is not None:
+                if remember(row[0], line) == line:
+                    if not errors:
+                        add(row)
+                    continue
+                problems: list[str] = []
+                ref = row[0]
+            else:
+                raw = {
+                    name: cell.strip() for name, cell in zip(columns, record[:width], strict=True)
+                }
+                values, problems = validator.row(raw)
+                ref = raw.get("account_id", "")
+                if not ref or remember(ref, line) == line:
+                    if not problems:
+                        if not errors:
+                            add(rows.full(values))
+                        continue
+                    errors.extend(RowError(line, problem) for problem in problems)
+                    continue
+            earlier = seen[ref]
+            problems.append(f"account_id {ref!r} already appears on line {earlier}")
+            errors.extend(RowError(line, problem) for problem in problems)
     except _NotUtf8 as exc:
         errors.append(RowError(exc.line, "file is not UTF-8 text"))
     except UnicodeDecodeError:
