@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from functools import partial
+from typing import Literal, TypeVar
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, field_validator
@@ -21,6 +23,7 @@ from parley.verification import portal_tokens
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[AllowedOrigin])
 
 Status = Literal["bot", "queued", "human", "closed"]
+T = TypeVar("T")
 
 
 class Button(BaseModel):
@@ -96,12 +99,15 @@ async def create_session(
     from the creditor's portal) the chat starts verified. Anonymous starts are rate-limited per
     client; when the assistant cannot greet, the answer is 503 and nothing is left behind."""
     settings = state.settings
-    await asyncio.to_thread(
-        state.limits.require,
-        settings.rate_limit_sessions,
-        "sessions",
-        client_key(request),
-        message="Too many chats started from here. Please wait a few minutes.",
+    await _limited(
+        state,
+        partial(
+            state.limits.require,
+            settings.rate_limit_sessions,
+            "sessions",
+            client_key(request),
+            message="Too many chats started from here. Please wait a few minutes.",
+        ),
     )
     account_id = None
     if body is not None and body.portal_token is not None:
@@ -123,6 +129,14 @@ async def create_session(
             await asyncio.to_thread(_give_back, state, body.portal_token)
         raise
     return SessionCreated(session_id=result.conversation_id, messages=_out(result))
+
+
+async def _limited(state: AppState, check: Callable[[], T]) -> T:
+    """A rate-limit call: on the event loop when the counters are in this process (no I/O to
+    wait for, and no thread hand-off per message), on a worker thread when they are in Redis."""
+    if state.limits.in_process:
+        return check()
+    return await asyncio.to_thread(check)
 
 
 def _give_back(state: AppState, token: str) -> None:
@@ -160,7 +174,7 @@ async def post_message(
     client are refused (429) for a while."""
     client = client_key(request)
     verification = state.settings.rate_limit_verification
-    if not await asyncio.to_thread(state.limits.allowed, verification, "verify", client):
+    if not await _limited(state, partial(state.limits.allowed, verification, "verify", client)):
         raise TooManyRequests(
             "rate_limited", "Too many attempts from here. Please try again later."
         )
@@ -174,8 +188,9 @@ async def post_message(
         body.payload,
     )
     if result.failed_checks > 0:
-        await asyncio.to_thread(
-            state.limits.hit, verification, "verify", client, cost=result.failed_checks
+        await _limited(
+            state,
+            partial(state.limits.hit, verification, "verify", client, cost=result.failed_checks),
         )
     return TurnOut(messages=_out(result), status=str(result.status))  # type: ignore[arg-type]
 

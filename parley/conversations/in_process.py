@@ -26,6 +26,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.bot_client import UNAVAILABLE, OutMessage
+from parley.conversations.state import get_or_create
 from parley.core.db import transaction
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
@@ -53,22 +54,54 @@ class InProcessBot:
         return cls(Understanding.from_archive(Path(settings.nlu_model_path)), sessions, settings)
 
     def _turn(
-        self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
+        self,
+        sender_id: str,
+        text: str,
+        store: Callable[[Session, list[OutMessage]], T],
+        said: int | None = None,
     ) -> T:
         heard = Heard.from_parse(self._understanding.parse(text))
         with transaction(self._sessions) as session:
-            replies = _spoken(answer_in(session, self._settings, sender_id, heard))
-            return store(session, replies)
+            # Read once for the turn: the dialogue and `store` find it in the session's identity
+            # map (which holds objects weakly: this reference keeps it there until the end).
+            conversation = get_or_create(session, sender_id)
+            replies = _spoken(answer_in(session, self._settings, sender_id, heard, said=said))
+            result = store(session, replies)
+            del conversation
+            return result
+
+    def answer_and_store(
+        self,
+        sender_id: str,
+        text: str,
+        store: Callable[[Session, list[OutMessage]], T],
+        *,
+        said: int | None = None,
+    ) -> T:
+        """`send_and_store` on the caller's thread, for a gateway flow that is already on a
+        worker thread (one hand-off per turn instead of one per step). `said` is the id of the
+        stored debtor message being answered, when the caller knows it (its NLU label is then
+        written by id instead of looked up)."""
+        try:
+            return self._turn(sender_id, text, store, said)
+        except BotUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("in-process turn failed")
+            raise BotUnavailable("bot_unavailable", UNAVAILABLE) from exc
 
     async def send(self, sender_id: str, text: str) -> list[OutMessage]:
-        return await _on_a_thread(self._turn, sender_id, text, _replies_only)
+        return await asyncio.to_thread(self.answer_and_store, sender_id, text, _replies_only)
 
     async def send_and_store(
         self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
     ) -> T:
         """Answer and `store(session, replies)` in one transaction; `BotUnavailable` (and
-        nothing of the turn kept) when the answer fails or is empty."""
-        return await _on_a_thread(self._turn, sender_id, text, store)
+        nothing of the turn kept) when the answer fails or is empty. The model and the database
+        work on a worker thread, as the action server's are: the event loop keeps serving
+        other conversations meanwhile. A failure has rolled back; the gateway apologises, as
+        when Rasa fails."""
+        return await asyncio.to_thread(self.answer_and_store, sender_id, text, store)
 
     async def reset(self, sender_id: str) -> None:
         """Nothing to reset: the next message reads the conversation's state from the database."""
@@ -95,16 +128,3 @@ def _spoken(reply: Reply) -> list[OutMessage]:
     if not replies:
         raise BotUnavailable("bot_silent", UNAVAILABLE)
     return replies
-
-
-async def _on_a_thread(work: Callable[..., T], *args: object) -> T:
-    """The model and the database work on a worker thread, as the action server's are: the
-    event loop keeps serving other conversations meanwhile. A failure has rolled back; the
-    gateway apologises, as when Rasa fails."""
-    try:
-        return await asyncio.to_thread(work, *args)
-    except BotUnavailable:
-        raise
-    except Exception as exc:
-        log.exception("in-process turn failed")
-        raise BotUnavailable("bot_unavailable", UNAVAILABLE) from exc

@@ -8,11 +8,15 @@ Every new conversation is opened through `open_conversation`, which records that
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from parley.core.clock import utcnow
+from parley.core.db import by_key
 from parley.core.errors import NotFound
 from parley.records.audit import Kind, record
 from parley.records.redaction import Redacted, redact
@@ -65,7 +69,7 @@ def open_conversation(
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
+    conversation = by_key(session, Conversation, conversation_id)
     if conversation is None:
         raise NotFound("conversation_not_found", "No such chat session.")
     return conversation
@@ -73,7 +77,7 @@ def get_conversation(session: Session, conversation_id: str) -> Conversation:
 
 def get_or_create(session: Session, conversation_id: str) -> Conversation:
     """The conversation with this id, opened as a web chat if it does not exist yet."""
-    conversation = session.get(Conversation, conversation_id)
+    conversation = by_key(session, Conversation, conversation_id)
     if conversation is None:
         conversation = open_conversation(session, Channel.WEB, conversation_id=conversation_id)
     return conversation
@@ -107,15 +111,16 @@ def begin_turn(
 
 def store_inbound(
     session: Session, conversation: Conversation, text: str, **fields: object
-) -> tuple[Message, Redacted]:
+) -> tuple[int, Redacted]:
     """Store what the debtor sent, redacted first (SPEC §9), with the audit of what was removed;
-    before verification, identity facts are masked too (SPEC §4).
+    before verification, identity facts are masked too (SPEC §4). Returns the message's id.
     `fields` are extra message columns (the SMS MessageSid and delivery status)."""
     redacted = redact(text)
     # Before verification the debtor is typing identity facts: the transcript keeps the words,
     # never the facts (the bot still reads them, from the returned `Redacted`).
     stored = redacted.text if is_verified(conversation) else mask_facts(redacted.text)
-    message = Message(
+    message_id = insert_message(
+        session,
         conversation_id=conversation.id,
         direction=Direction.INBOUND,
         sender=Sender.DEBTOR,
@@ -123,7 +128,6 @@ def store_inbound(
         redacted=redacted.changed or stored != redacted.text,
         **fields,
     )
-    session.add(message)
     if redacted.changed:
         record(
             session,
@@ -132,7 +136,21 @@ def store_inbound(
             card_numbers=redacted.card_numbers,
             ssns=redacted.ssns,
         )
-    return message, redacted
+    return message_id, redacted
+
+
+def insert_message(session: Session, **values: object) -> int:
+    """One message row, inserted at once, and its id. Messages are append-only: the ORM's unit
+    of work would track the object for nothing (columns left out take their defaults)."""
+    row_id: int = session.execute(_message_insert(), values).scalar_one()
+    return row_id
+
+
+@cache
+def _message_insert() -> ReturningInsert[tuple[int]]:
+    """Built on first use (nothing at import time) and kept: its cache key is computed once."""
+    messages = cast(Table, Message.__table__)
+    return insert(messages).returning(messages.c.id)
 
 
 def is_verified(conversation: Conversation) -> bool:
@@ -144,7 +162,7 @@ def verified_account(session: Session, conversation: Conversation) -> Account | 
     """The account a verified conversation is about; None before verification."""
     if not is_verified(conversation) or conversation.account_id is None:
         return None
-    return session.get(Account, conversation.account_id)
+    return by_key(session, Account, conversation.account_id)
 
 
 def is_locked(conversation: Conversation, now: datetime | None = None) -> bool:
@@ -176,6 +194,29 @@ def record_understanding(
     if message is not None and message.intent is None:
         message.intent = intent[:64]
         message.confidence = round(confidence, 4)
+
+
+def record_understanding_of(
+    session: Session, message_id: int, intent: str, confidence: float
+) -> None:
+    """`record_understanding` when the caller knows which message it is (the gateway stored
+    it this turn): one UPDATE, and a message already labelled keeps its label."""
+    session.execute(
+        _label_update(),
+        {"message_id": message_id, "label": intent[:64], "score": round(confidence, 4)},
+    )
+
+
+@cache
+def _label_update() -> Update:
+    """A Core UPDATE (no ORM bookkeeping, no autoflush: the row is not in this session), built
+    on first use and kept."""
+    messages = cast(Table, Message.__table__)
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("message_id"), messages.c.intent.is_(None))
+        .values(intent=bindparam("label"), confidence=bindparam("score"))
+    )
 
 
 def offered_buttons(session: Session, conversation_id: str) -> list[dict[str, str]]:

@@ -17,13 +17,14 @@ every few minutes), and a typed card number is always answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from functools import partial
+from functools import cache, partial
+from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, Table, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.conversations.bot_client import BotClient, OutMessage
@@ -51,8 +52,11 @@ from parley.tables import (
     EscalationReason,
     Message,
     Sender,
+    new_id,
 )
-from parley.verification.check import failed_attempts
+from parley.verification.check import failed_attempts, failed_here
+
+T = TypeVar("T")
 
 # Sent to Rasa instead of the debtor's words when they typed a card number: the bot answers with
 # the "no card details in chat" reply and the number itself never reaches the NLU.
@@ -91,6 +95,28 @@ class _Received:
     repair: bool = False
     replies: list[OutMessage] = field(default_factory=list)
     failed_checks: int = 0  # failed identity checks in the conversation before this turn
+    message_id: int | None = None  # the debtor's message, as stored
+
+
+class AnswersOnThisThread(Protocol):
+    """A bot that answers on the caller's thread, in its own transaction with the caller's
+    `store` (the in-process engine, `InProcessBot.answer_and_store`): a flow already on a
+    worker thread then takes one thread hand-off per turn instead of one per step."""
+
+    def answer_and_store(
+        self,
+        sender_id: str,
+        text: str,
+        store: Callable[[Session, list[OutMessage]], T],
+        *,
+        said: int | None = None,
+    ) -> T: ...
+
+
+def answers_on_this_thread(bot: BotClient) -> AnswersOnThisThread | None:
+    if callable(getattr(bot, "answer_and_store", None)):
+        return cast(AnswersOnThisThread, bot)
+    return None
 
 
 def as_text(text: str) -> str:
@@ -120,13 +146,30 @@ async def start_conversation(
     raised: the caller answers 503 and nothing is left behind.
     """
 
-    def create() -> str:
+    def create(conversation_id: str | None = None) -> str:
         with transaction(factory) as session:
             conversation = open_conversation(
-                session, channel, phone=phone, account_id=account_id, verified_by=verified_by
+                session,
+                channel,
+                conversation_id=conversation_id,
+                phone=phone,
+                account_id=account_id,
+                verified_by=verified_by,
             )
             return conversation.id
 
+    answers = answers_on_this_thread(bot)
+    if answers is not None:  # the in-process engine: one hand-off, two transactions
+        conversation_id = new_id()
+        async with locks.hold(conversation_id):
+            try:
+                return await asyncio.to_thread(
+                    _create_and_greet, factory, answers, partial(create, conversation_id)
+                )
+            except BotUnavailable:
+                with suppress(BotUnavailable):
+                    await bot.reset(conversation_id)
+                raise
     conversation_id = await asyncio.to_thread(create)
     async with locks.hold(conversation_id):
         try:
@@ -137,6 +180,27 @@ async def start_conversation(
                 await bot.reset(conversation_id)
             raise
         return await asyncio.to_thread(_stored, factory, conversation_id, replies, Sender.BOT)
+
+
+def _create_and_greet(
+    factory: sessionmaker[Session], bot: AnswersOnThisThread, create: Callable[[], str]
+) -> TurnResult:
+    """The conversation committed, then the greeting answered and stored in the bot's own
+    transaction; when it cannot greet, the half-made conversation is removed."""
+    conversation_id = create()
+    try:
+        return bot.answer_and_store(
+            conversation_id, GREETING_TRIGGER, partial(_greeting_stored, conversation_id)
+        )
+    except BotUnavailable:
+        _discard(factory, conversation_id)
+        raise
+
+
+def _greeting_stored(
+    conversation_id: str, session: Session, replies: list[OutMessage]
+) -> TurnResult:
+    return _stored_in(session, conversation_id, replies, Sender.BOT)
 
 
 def _discard(factory: sessionmaker[Session], conversation_id: str) -> None:
@@ -158,24 +222,20 @@ async def handle_inbound(
 ) -> TurnResult:
     """One web-chat message; `payload` is a button of the bot's last turn that the debtor
     pressed (its title is `text`): only a payload the bot offered is passed on as one."""
+    answers = answers_on_this_thread(bot)
     async with locks.hold(conversation_id):
+        if answers is not None:  # the in-process engine: the whole turn in one hand-off
+            return await asyncio.to_thread(
+                _answered_here, factory, answers, settings, conversation_id, text, payload
+            )
         received = await asyncio.to_thread(
             _receive, factory, settings, conversation_id, text, payload
         )
         if received.status != ConversationStatus.BOT:
             return TurnResult(conversation_id, received.replies, received.status)
-        send_and_store = getattr(bot, "send_and_store", None)
-        if send_and_store is not None:  # the in-process engine: one transaction for both
-            store = partial(_stored_by_bot, conversation_id, received)
-            try:
-                result: TurnResult = await send_and_store(conversation_id, received.bot_text, store)
-                return result
-            except BotUnavailable:
-                answer = await asyncio.to_thread(_failed, factory, conversation_id)
-        else:
-            answer = await ask_bot(
-                factory, bot, conversation_id, received.bot_text, repair=received.repair
-            )
+        answer = await ask_bot(
+            factory, bot, conversation_id, received.bot_text, repair=received.repair
+        )
         return await asyncio.to_thread(
             _stored,
             factory,
@@ -186,15 +246,40 @@ async def handle_inbound(
         )
 
 
+def _answered_here(
+    factory: sessionmaker[Session],
+    bot: AnswersOnThisThread,
+    settings: Settings,
+    conversation_id: str,
+    text: str,
+    payload: str | None,
+) -> TurnResult:
+    """A web-chat turn with a bot that answers on this thread: the debtor's message committed
+    first (`_receive`), then the answer and the replies in the bot's one transaction."""
+    received = _receive(factory, settings, conversation_id, text, payload, count_failed=False)
+    if received.status != ConversationStatus.BOT:
+        return TurnResult(conversation_id, received.replies, received.status)
+    store = partial(_stored_by_bot, conversation_id, received)
+    try:
+        return bot.answer_and_store(
+            conversation_id, received.bot_text, store, said=received.message_id
+        )
+    except BotUnavailable:
+        answer = answer_failed(factory, conversation_id)
+    # The failed turn was rolled back whole: it added no identity checks.
+    return _stored(factory, conversation_id, answer.replies, answer.sender)
+
+
 def _stored_by_bot(
     conversation_id: str, received: _Received, session: Session, replies: list[OutMessage]
 ) -> TurnResult:
-    """The bot's replies stored in the bot's own transaction (`send_and_store`)."""
+    """The bot's replies stored in the bot's own transaction (`answer_and_store`), which holds
+    the whole turn's decisions: the identity checks it failed are the ones this session
+    recorded (the conversation's lock keeps every other turn out)."""
     if received.repair:
-        _reset_failures(get_conversation(session, conversation_id))
-    return _stored_in(
-        session, conversation_id, replies, Sender.BOT, failed_before=received.failed_checks
-    )
+        reset_failures(get_conversation(session, conversation_id))
+    result = _stored_in(session, conversation_id, replies, Sender.BOT)
+    return replace(result, failed_checks=failed_here(session))
 
 
 def _receive(
@@ -203,23 +288,34 @@ def _receive(
     conversation_id: str,
     text: str,
     payload: str | None,
+    *,
+    count_failed: bool = True,
 ) -> _Received:
+    """Store the debtor's message. `count_failed`: count the conversation's failed identity
+    checks so far (the turn's own are the difference after it), unless the bot's transaction
+    counts its own (`_stored_by_bot`)."""
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
-        offered = {b["payload"] for b in offered_buttons(session, conversation_id)}
+        # Only a payload needs the choices offered (read before this message is stored).
+        offered = (
+            {b["payload"] for b in offered_buttons(session, conversation_id)}
+            if payload is not None
+            else set()
+        )
         begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
-        _message, redacted = store_inbound(session, conversation, text)
-        if conversation.status == ConversationStatus.BOT:
-            chosen = payload if payload in offered and not redacted.changed else None
-            return _Received(
-                ConversationStatus.BOT,
-                chosen or bot_text_for(redacted),
-                repair=conversation.bot_repair,
-                failed_checks=failed_attempts(session, conversation_id),
-            )
-        replies = not_for_the_bot(session, settings, conversation, redacted)
-        _store(session, conversation_id, replies, Sender.SYSTEM)
-        return _Received(conversation.status, replies=replies)
+        message_id, redacted = store_inbound(session, conversation, text)
+        if conversation.status != ConversationStatus.BOT:
+            replies = not_for_the_bot(session, settings, conversation, redacted)
+            _store(session, conversation_id, replies, Sender.SYSTEM)
+            return _Received(conversation.status, replies=replies)
+        chosen = payload if payload in offered and not redacted.changed else None
+        return _Received(
+            ConversationStatus.BOT,
+            chosen or bot_text_for(redacted),
+            repair=conversation.bot_repair,
+            failed_checks=failed_attempts(session, conversation_id) if count_failed else 0,
+            message_id=message_id,
+        )
 
 
 def bot_text_for(redacted: Redacted) -> str:
@@ -268,7 +364,7 @@ async def ask_bot(
             await bot.reset(conversation_id)
         replies = await bot.send(conversation_id, text)
     except BotUnavailable:
-        return await asyncio.to_thread(_failed, factory, conversation_id)
+        return await asyncio.to_thread(answer_failed, factory, conversation_id)
     if repair:
         await asyncio.to_thread(_recovered, factory, conversation_id)
     return BotAnswer(replies, Sender.BOT)
@@ -276,12 +372,12 @@ async def ask_bot(
 
 def _recovered(factory: sessionmaker[Session], conversation_id: str) -> None:
     """The failure count starts again once the bot answers. A failure always sets `bot_repair`
-    too (`_failed`), so a turn that needed no repair has nothing to reset: no transaction."""
+    too (`answer_failed`), so a turn that needed no repair has nothing to reset: no transaction."""
     with transaction(factory) as session:
-        _reset_failures(get_conversation(session, conversation_id))
+        reset_failures(get_conversation(session, conversation_id))
 
 
-def _reset_failures(conversation: Conversation) -> None:
+def reset_failures(conversation: Conversation) -> None:
     if conversation.bot_failures or conversation.bot_repair:
         conversation.bot_failures, conversation.bot_repair = 0, False
 
@@ -314,7 +410,7 @@ def _stored_in(
     return TurnResult(conversation_id, list(replies), conversation.status, failed)
 
 
-def _failed(factory: sessionmaker[Session], conversation_id: str) -> BotAnswer:
+def answer_failed(factory: sessionmaker[Session], conversation_id: str) -> BotAnswer:
     """An apology; the second failure in a row goes to a person (`bot_failure`)."""
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
@@ -340,16 +436,29 @@ def _last_words(session: Session, conversation: Conversation) -> str:
 def _store(
     session: Session, conversation_id: str, replies: Sequence[OutMessage], sender: Sender
 ) -> None:
-    for reply in replies:
-        session.add(
-            Message(
-                conversation_id=conversation_id,
-                direction=Direction.OUTBOUND,
-                sender=sender,
-                text=reply.text,
-                buttons=reply.buttons or None,
-            )
-        )
+    """The replies as messages: append-only rows, inserted in one statement (the ORM's unit of
+    work would track each of them for nothing)."""
+    if not replies:
+        return
+    session.execute(
+        _insert_messages(),
+        [
+            {
+                "conversation_id": conversation_id,
+                "direction": Direction.OUTBOUND,
+                "sender": sender,
+                "text": reply.text,
+                "buttons": reply.buttons or None,
+            }
+            for reply in replies
+        ],
+    )
+
+
+@cache
+def _insert_messages() -> Insert:
+    """Built on first use (nothing at import time) and kept: its cache key is computed once."""
+    return insert(cast(Table, Message.__table__))
 
 
 def transcript(session: Session, conversation_id: str) -> tuple[list[Message], ConversationStatus]:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy import Engine, Select, bindparam, create_engine, event, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 # Statements that start a SQLite transaction (see make_engine).
 _SQLITE_WRITES = re.compile(
@@ -135,6 +135,32 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 M = TypeVar("M")
+
+
+def by_key(session: Session, model: type[M], key: object) -> M | None:
+    """`session.get(model, key)`, cheaper on a miss of the identity map: the SELECT is built
+    once per model (on first use) instead of for every call, so SQLAlchemy neither rebuilds
+    the statement nor recomputes its cache key. What is in the session already is returned as
+    `session.get` returns it (without a query); otherwise the row is loaded the same way (the
+    pending changes flushed first) and enters the identity map, or None."""
+    mapper, statement = _by_key_statement(model)
+    if mapper.identity_key_from_primary_key((key,)) in session.identity_map:
+        return session.get(model, key)
+    found: M | None = session.execute(statement, {"key": key}).scalars().first()
+    return found
+
+
+# model -> (its mapper, the SELECT by primary key); filled on first use of each model.
+_BY_KEY: dict[type[Any], tuple[Mapper[Any], Select[Any]]] = {}
+
+
+def _by_key_statement(model: type[Any]) -> tuple[Mapper[Any], Select[Any]]:
+    built = _BY_KEY.get(model)
+    if built is None:
+        mapper: Mapper[Any] = sa_inspect(model)
+        (column,) = mapper.primary_key
+        built = _BY_KEY[model] = (mapper, select(model).where(column == bindparam("key")))
+    return built
 
 
 def locked(session: Session, model: type[M], key: object) -> M | None:

@@ -19,6 +19,9 @@ from parley.core.errors import TooManyRequests
 class RateLimits:
     def __init__(self, redis_url: str | None) -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(redis_url or "memory://"))
+        # Counters in this process's memory: a check is a few dictionary look-ups, no I/O, so
+        # an async caller may make it on the event loop instead of handing it to a thread.
+        self.in_process = not redis_url
 
     @staticmethod
     def rules(rule: str) -> list[RateLimitItem]:

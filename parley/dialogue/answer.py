@@ -21,10 +21,22 @@ def answer(
         return answer_in(session, settings, conversation_id, heard)
 
 
-def answer_in(session: Session, settings: Settings, conversation_id: str, heard: Heard) -> Reply:
+def answer_in(
+    session: Session,
+    settings: Settings,
+    conversation_id: str,
+    heard: Heard,
+    *,
+    said: int | None = None,
+) -> Reply:
     """The same, inside a unit of work the caller owns (the in-process engine stores the
-    gateway's copy of the replies in it too)."""
+    gateway's copy of the replies in it too). `said` is the id of the debtor's message being
+    answered when the caller stored it (the gateway, under the conversation's turn lock: it is
+    the latest debtor message); without it the latest one is looked up."""
     reply = respond(session, settings, conversation_id, heard)
     if heard.intent and not heard.payload:
-        state.record_understanding(session, conversation_id, heard.intent, heard.confidence)
+        if said is None:
+            state.record_understanding(session, conversation_id, heard.intent, heard.confidence)
+        else:
+            state.record_understanding_of(session, said, heard.intent, heard.confidence)
     return reply

@@ -4,13 +4,13 @@ the dialogue state and the reply being built. Passed to every part of the dialog
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from parley.balance import disclosures
-from parley.conversations.state import verified_account
+from parley.conversations.state import is_verified, verified_account
 from parley.core.clock import debtor_zone, local_date
 from parley.core.dates import long_date
 from parley.core.errors import NotConfigured
@@ -35,6 +35,9 @@ class Turn:
     state: DialogueState
     reply: Reply
     now: datetime
+    # The verified account, read once per turn (and held: the session's identity map keeps
+    # objects only while something refers to them, so each read would be a query again).
+    _account: Account | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def company(self) -> str:
@@ -42,7 +45,14 @@ class Turn:
 
     @property
     def account(self) -> Account | None:
-        return verified_account(self.session, self.conversation)
+        """The account a verified conversation is about (None before verification). It is
+        read again whenever the conversation's verified account changed during the turn."""
+        cached, conversation = self._account, self.conversation
+        still = cached is not None and cached.id == conversation.account_id
+        if still and is_verified(conversation):
+            return cached
+        self._account = verified_account(self.session, self.conversation)
+        return self._account
 
     @property
     def today(self) -> date:

@@ -15,27 +15,41 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from parley.conversations.bot_client import BotClient
+from parley.conversations.bot_client import BotClient, OutMessage
 from parley.conversations.ordering import TurnLocks
 from parley.conversations.state import (
     begin_turn,
+    get_conversation,
+    insert_message,
     offered_buttons,
     open_conversation,
     store_inbound,
 )
-from parley.conversations.turns import BotAnswer, ask_bot, bot_text_for, not_for_the_bot
+from parley.conversations.turns import (
+    AnswersOnThisThread,
+    BotAnswer,
+    answer_failed,
+    answers_on_this_thread,
+    ask_bot,
+    bot_text_for,
+    not_for_the_bot,
+    reset_failures,
+)
 from parley.core.clock import utcnow
 from parley.core.db import transaction
+from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
 from parley.sms import optout
 from parley.sms.encoding import smart_encode
 from parley.sms.phones import normalize_phone
-from parley.sms.render import Part, SmsBody, choice_payload, pack, render
+from parley.sms.render import Part, SmsBody, choice_payload, may_be_a_choice, pack, render
 from parley.sms.twilio import OutgoingSms
 from parley.tables import (
     Channel,
@@ -43,7 +57,6 @@ from parley.tables import (
     ConversationStatus,
     Direction,
     EventSource,
-    Message,
     OptOutSource,
     ProcessedEvent,
     Sender,
@@ -82,19 +95,31 @@ def help_text(settings: Settings) -> str:
 
 def find_or_open_conversation(session: Session, phone: str) -> Conversation:
     """The open SMS conversation of this number, or a new one (a closed one stays closed)."""
-    conversation = session.scalars(
+    conversation = session.scalars(_open_conversation_of(), {"phone": phone}).first()
+    if conversation is None:
+        conversation = open_conversation(session, Channel.SMS, phone=phone)
+    return conversation
+
+
+@cache
+def _open_conversation_of() -> Select[tuple[Conversation]]:
+    """Built on first use (nothing at import time) and kept: its cache key is computed once."""
+    return (
         select(Conversation)
         .where(
             Conversation.channel == Channel.SMS,
-            Conversation.phone == phone,
+            Conversation.phone == bindparam("phone"),
             Conversation.status != ConversationStatus.CLOSED,
         )
         .order_by(Conversation.created_at.desc(), Conversation.id)
         .limit(1)
-    ).first()
-    if conversation is None:
-        conversation = open_conversation(session, Channel.SMS, phone=phone)
-    return conversation
+    )
+
+
+@cache
+def _claim_statement() -> Insert:
+    """The webhook's idempotency claim (`processed_events`): a Core INSERT, built on first use."""
+    return insert(cast(Table, ProcessedEvent.__table__))
 
 
 @dataclass
@@ -105,6 +130,7 @@ class _Inbound:
     bot_text: str = ""
     repair: bool = False
     texts: list[str] = field(default_factory=list)
+    message_id: int | None = None  # the debtor's text, as stored
 
 
 async def handle_inbound_sms(
@@ -121,7 +147,16 @@ async def handle_inbound_sms(
 
     The turn holds the number's lock, so texts from one phone are answered in order."""
     phone = normalize_phone(from_number) or from_number.strip()[:20]
+    answers = answers_on_this_thread(bot)
     async with locks.hold(f"sms:{phone}"):
+        if answers is not None:  # the in-process engine: the whole turn in one hand-off
+            try:
+                return await asyncio.to_thread(
+                    _answered_here, factory, answers, settings, message_sid, phone, body
+                )
+            except _Replay:
+                log.info("sms replay ignored", extra={"message_sid": message_sid})
+                return SmsTurn(None, [], replay=True)
         try:
             inbound = await asyncio.to_thread(
                 _record_inbound, factory, settings, message_sid, phone, body
@@ -129,29 +164,65 @@ async def handle_inbound_sms(
         except _Replay:
             log.info("sms replay ignored", extra={"message_sid": message_sid})
             return SmsTurn(None, [], replay=True)
-        statement = settings.sms_opt_out_text
         if inbound.action == "silent":
             return SmsTurn(inbound.conversation_id, [])
         if inbound.action != "bot":
-            parts = [Part(smart_encode(text)) for text in inbound.texts]
-            # The opt-out confirmation is the last SMS the number gets: it ends with how to opt
-            # back in instead of how to opt out.
-            ending = "" if inbound.action == "stop" else statement
-            return await asyncio.to_thread(
-                _store_outgoing,
-                factory,
-                settings,
-                inbound.conversation_id,
-                parts,
-                ending,
-                Sender.SYSTEM,
-            )
+            return await asyncio.to_thread(_store_fixed, factory, settings, inbound)
         answer = await ask_bot(
             factory, bot, inbound.conversation_id, inbound.bot_text, repair=inbound.repair
         )
         return await asyncio.to_thread(
             _answered, factory, settings, inbound.conversation_id, inbound.phone, answer
         )
+
+
+def _answered_here(
+    factory: sessionmaker[Session],
+    bot: AnswersOnThisThread,
+    settings: Settings,
+    message_sid: str,
+    phone: str,
+    body: str,
+) -> SmsTurn:
+    """One text with a bot that answers on this thread: the text committed first, then the
+    answer and the SMS that carry it in the bot's one transaction (two, not four)."""
+    inbound = _record_inbound(factory, settings, message_sid, phone, body)
+    if inbound.action == "silent":
+        return SmsTurn(inbound.conversation_id, [])
+    if inbound.action != "bot":
+        return _store_fixed(factory, settings, inbound)
+    store = partial(_answered_in, settings, inbound.conversation_id, phone, inbound.repair)
+    try:
+        return bot.answer_and_store(
+            inbound.conversation_id, inbound.bot_text, store, said=inbound.message_id
+        )
+    except BotUnavailable:
+        answer = answer_failed(factory, inbound.conversation_id)
+    return _answered(factory, settings, inbound.conversation_id, phone, answer)
+
+
+def _answered_in(
+    settings: Settings,
+    conversation_id: str,
+    phone: str,
+    repair: bool,
+    session: Session,
+    replies: list[OutMessage],
+) -> SmsTurn:
+    """The bot's replies as SMS, stored in the bot's own transaction (`answer_and_store`); a
+    repaired conversation's failure count starts again."""
+    if repair:
+        reset_failures(get_conversation(session, conversation_id))
+    return _reply_in(session, settings, conversation_id, phone, BotAnswer(replies, Sender.BOT))
+
+
+def _store_fixed(factory: sessionmaker[Session], settings: Settings, inbound: _Inbound) -> SmsTurn:
+    """The answer to a STOP / START / HELP word or to a text for a person, without the bot."""
+    parts = [Part(smart_encode(text)) for text in inbound.texts]
+    # The opt-out confirmation is the last SMS the number gets: it ends with how to opt back in
+    # instead of how to opt out.
+    ending = "" if inbound.action == "stop" else settings.sms_opt_out_text
+    return _store_outgoing(factory, settings, inbound.conversation_id, parts, ending, Sender.SYSTEM)
 
 
 def _answered(
@@ -161,15 +232,21 @@ def _answered(
     phone: str,
     answer: BotAnswer,
 ) -> SmsTurn:
+    with transaction(factory) as session:
+        return _reply_in(session, settings, conversation_id, phone, answer)
+
+
+def _reply_in(
+    session: Session, settings: Settings, conversation_id: str, phone: str, answer: BotAnswer
+) -> SmsTurn:
     parts = render(answer.replies)
-    with factory() as session:
-        opted_out_now = optout.is_opted_out(session, phone)
+    opted_out_now = optout.is_opted_out(session, phone)
     ending = settings.sms_opt_out_text
     if opted_out_now:
         # The bot honoured a plain-language stop this turn: acknowledge, confirm, then silence.
         parts.append(Part(opted_out_text(settings)))
         ending = ""
-    return _store_outgoing(factory, settings, conversation_id, parts, ending, answer.sender)
+    return _store_outgoing_in(session, settings, conversation_id, parts, ending, answer.sender)
 
 
 def _record_inbound(
@@ -177,16 +254,20 @@ def _record_inbound(
 ) -> _Inbound:
     word = optout.keyword(body)
     with transaction(factory) as session:
-        session.add(ProcessedEvent(source=EventSource.TWILIO, external_id=message_sid[:128]))
-        try:
-            session.flush()
+        try:  # one INSERT, now: the unique constraint refuses a MessageSid seen before
+            session.execute(
+                _claim_statement(), {"source": EventSource.TWILIO, "external_id": message_sid[:128]}
+            )
         except IntegrityError as exc:
             raise _Replay from exc
         conversation = find_or_open_conversation(session, phone)
-        buttons = [] if word else offered_buttons(session, conversation.id)
+        # The previous turn's choices, read before this text is stored; only a bare number
+        # (unchanged by redaction, so the same text) can name one.
+        choice = not word and may_be_a_choice(body)
+        buttons = offered_buttons(session, conversation.id) if choice else []
         opted_out = optout.is_opted_out(session, phone)
         begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
-        _message, redacted = store_inbound(
+        message_id, redacted = store_inbound(
             session,
             conversation,
             body,
@@ -213,11 +294,24 @@ def _record_inbound(
             replies = not_for_the_bot(session, settings, conversation, redacted)
             if replies:
                 result.action, result.texts = "waiting", [reply.text for reply in replies]
-        return result
+    result.message_id = message_id
+    return result
 
 
 def _store_outgoing(
     factory: sessionmaker[Session],
+    settings: Settings,
+    conversation_id: str,
+    parts: Sequence[Part],
+    statement: str,
+    sender: Sender,
+) -> SmsTurn:
+    with transaction(factory) as session:
+        return _store_outgoing_in(session, settings, conversation_id, parts, statement, sender)
+
+
+def _store_outgoing_in(
+    session: Session,
     settings: Settings,
     conversation_id: str,
     parts: Sequence[Part],
@@ -232,19 +326,18 @@ def _store_outgoing(
             for body in pack(parts, "", settings.sms_max_segments)
         ]
     replies: list[OutgoingSms] = []
-    with transaction(factory) as session:
-        for body in bodies:
-            message = Message(
-                conversation_id=conversation_id,
-                direction=Direction.OUTBOUND,
-                sender=sender,
-                text=body.text,
-                buttons=body.buttons or None,
-                delivery_status="replied",
-            )
-            session.add(message)
-            session.flush()
-            replies.append(OutgoingSms(body.text, (message.id,)))
+    for body in bodies:
+        # Append-only rows: one INSERT each, its id returned (the delivery callback names it).
+        message_id = insert_message(
+            session,
+            conversation_id=conversation_id,
+            direction=Direction.OUTBOUND,
+            sender=sender,
+            text=body.text,
+            buttons=body.buttons or None,
+            delivery_status="replied",
+        )
+        replies.append(OutgoingSms(body.text, (message_id,)))
     return SmsTurn(conversation_id, replies)
 
 

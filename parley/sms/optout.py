@@ -13,6 +13,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
+from parley.core.db import by_key
 from parley.records.audit import Kind, record
 from parley.tables import OptOutSource, PhoneOptOut
 
@@ -43,7 +44,7 @@ def keyword(text: str) -> Keyword | None:
 
 
 def is_opted_out(session: Session, phone: str) -> bool:
-    row = session.get(PhoneOptOut, phone)
+    row = by_key(session, PhoneOptOut, phone)
     return row is not None and row.opted_out
 
 

@@ -114,6 +114,11 @@ def with_statement(body: str, statement: str) -> str:
     return f"{text}\n{statement}"
 
 
+def may_be_a_choice(text: str) -> bool:
+    """Whether `text` is just a number (the only kind of text `choice_payload` maps)."""
+    return _NUMBER_REPLY.match(text) is not None
+
+
 def choice_payload(text: str, buttons: Sequence[Mapping[str, str]]) -> str | None:
     """The payload of the numbered choice `text` names, if it is just a number in range."""
     match = _NUMBER_REPLY.match(text)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from parley.core.clock import utcnow
+from parley.core.db import by_key
 from parley.records.audit import Kind, record
 from parley.tables import (
     Account,
@@ -169,14 +170,14 @@ def _candidates(
 
 def account_locked_until(session: Session, account_id: int, *, now: datetime) -> datetime | None:
     """When the account's verification lock ends, or None if it is not locked now."""
-    lock = session.get(VerificationLock, account_id)
+    lock = by_key(session, VerificationLock, account_id)
     if lock is None or lock.locked_until <= now:
         return None
     return lock.locked_until
 
 
 def _lock_account(session: Session, account_id: int, until: datetime, conversation_id: str) -> None:
-    lock = session.get(VerificationLock, account_id)
+    lock = by_key(session, VerificationLock, account_id)
     if lock is None:
         session.add(
             VerificationLock(
@@ -267,6 +268,8 @@ def check_identity(
     )
     session.add(attempt)
     session.flush()
+    if not attempt.success:
+        session.info[_FAILED_HERE] = failed_here(session) + 1
 
     if matched:
         # Several accounts of one debtor match alike; the oldest is the one discussed first.
@@ -344,6 +347,18 @@ def _targeted_accounts(session: Session, conversation: Conversation) -> list[int
     if conversation.locked_until is not None:
         query = query.where(VerificationAttempt.created_at >= conversation.locked_until)
     return sorted(set(session.scalars(query)))
+
+
+# Failed identity checks recorded through one Session (`failed_here`).
+_FAILED_HERE = "parley.verification.failed_here"
+
+
+def failed_here(session: Session) -> int:
+    """The failed identity checks `check_identity` recorded through this session: what a unit of
+    work that holds a whole turn (the gateway's in-process turn, under the conversation's lock)
+    added, without counting the conversation's attempts before and after."""
+    count: int = session.info.get(_FAILED_HERE, 0)
+    return count
 
 
 def failed_attempts(session: Session, conversation_id: str) -> int:
