@@ -64,10 +64,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                     writer.give_back(conn.connection.info)
                     raise
 
-        @event.listens_for(engine, "commit")
-        @event.listens_for(engine, "rollback")
-        def _sqlite_transaction_over(conn: Any) -> None:
-            writer.give_back(conn.connection.info)
+        # The lock is handed on once SQLite has committed or rolled back, not at SQLAlchemy's
+        # "commit" / "rollback" events: those fire before the driver's COMMIT, so the next
+        # writer's BEGIN IMMEDIATE would meet SQLite's busy handler (and its sleeps) while the
+        # COMMIT is still being written.
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def _do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                writer.given_back_by(dbapi_connection)
+
+        def _do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                writer.given_back_by(dbapi_connection)
+
+        dialect.do_commit = _do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = _do_rollback  # type: ignore[method-assign]
 
         @event.listens_for(engine.pool, "checkin")
         def _sqlite_checked_in(_dbapi: Any, record: Any) -> None:
@@ -115,6 +132,15 @@ class _WriteTurns:
     def give_back(self, info: dict[Any, Any]) -> None:
         if info.pop(self, None):
             self._lock.release()
+
+    def given_back_by(self, connection: Any) -> None:
+        """`give_back` for a pooled connection; the engine's first connect (its dialect set-up)
+        rolls back an ad-hoc connection that has no info and never took the lock."""
+        try:
+            info = connection.info
+        except NotImplementedError:
+            return
+        self.give_back(info)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
