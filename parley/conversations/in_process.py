@@ -53,23 +53,6 @@ class InProcessBot:
         (parley.nlu.parse.ModelUnavailable names the file and the reason)."""
         return cls(Understanding.from_archive(Path(settings.nlu_model_path)), sessions, settings)
 
-    def _turn(
-        self,
-        sender_id: str,
-        text: str,
-        store: Callable[[Session, list[OutMessage]], T],
-        said: int | None = None,
-    ) -> T:
-        heard = Heard.from_parse(self._understanding.parse(text))
-        with transaction(self._sessions) as session:
-            # Read once for the turn: the dialogue and `store` find it in the session's identity
-            # map (which holds objects weakly: this reference keeps it there until the end).
-            conversation = get_or_create(session, sender_id)
-            replies = _spoken(answer_in(session, self._settings, sender_id, heard, said=said))
-            result = store(session, replies)
-            del conversation
-            return result
-
     def answer_and_store(
         self,
         sender_id: str,
@@ -83,7 +66,15 @@ class InProcessBot:
         stored debtor message being answered, when the caller knows it (its NLU label is then
         written by id instead of looked up)."""
         try:
-            return self._turn(sender_id, text, store, said)
+            heard = Heard.from_parse(self._understanding.parse(text))
+            with transaction(self._sessions) as session:
+                # Read once for the turn: the dialogue and `store` find it in the session's
+                # identity map (which holds objects weakly: this reference keeps it there).
+                conversation = get_or_create(session, sender_id)
+                replies = _spoken(answer_in(session, self._settings, sender_id, heard, said=said))
+                result = store(session, replies)
+                del conversation
+                return result
         except BotUnavailable:
             raise
         except Exception as exc:
