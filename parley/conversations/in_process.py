@@ -10,9 +10,10 @@ turn, as `action_respond` does; the conversation's state is in the database eith
 still trains the model and runs the story tests; the default engine stays `rasa` (SPEC §2).
 
 It speaks the gateway's `BotClient` protocol: an empty answer or a failed turn (rolled back)
-is `BotUnavailable`, as from Rasa, and `reset` has no tracker to empty. The web chat uses
-`send_and_store`: the dialogue's decisions and the gateway's copy of the replies are committed
-in one transaction (on the Rasa path they are two: the action server's, then the gateway's).
+is `BotUnavailable`, as from Rasa, and `reset` has no tracker to empty. The gateway's web chat,
+greeting and SMS flows call `answer_and_store` on their worker thread: the dialogue's decisions
+and the gateway's copy of the replies are committed in one transaction (on the Rasa path they
+are two: the action server's, then the gateway's).
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ class InProcessBot:
         *,
         said: int | None = None,
     ) -> T:
-        """`send_and_store` on the caller's thread, for a gateway flow that is already on a
-        worker thread (one hand-off per turn instead of one per step). `said` is the id of the
+        """Answer and `store(session, replies)` in one transaction, on the caller's thread (a
+        gateway flow already on a worker thread: one hand-off per turn); `BotUnavailable`, and
+        nothing of the turn kept, when the answer fails or is empty. `said` is the id of the
         stored debtor message being answered, when the caller knows it (its NLU label is then
         written by id instead of looked up)."""
         try:
@@ -82,17 +84,9 @@ class InProcessBot:
             raise BotUnavailable("bot_unavailable", UNAVAILABLE) from exc
 
     async def send(self, sender_id: str, text: str) -> list[OutMessage]:
+        """The `BotClient` turn: the model and the database work on a worker thread, as the
+        action server's are, so the event loop keeps serving other conversations meanwhile."""
         return await asyncio.to_thread(self.answer_and_store, sender_id, text, _replies_only)
-
-    async def send_and_store(
-        self, sender_id: str, text: str, store: Callable[[Session, list[OutMessage]], T]
-    ) -> T:
-        """Answer and `store(session, replies)` in one transaction; `BotUnavailable` (and
-        nothing of the turn kept) when the answer fails or is empty. The model and the database
-        work on a worker thread, as the action server's are: the event loop keeps serving
-        other conversations meanwhile. A failure has rolled back; the gateway apologises, as
-        when Rasa fails."""
-        return await asyncio.to_thread(self.answer_and_store, sender_id, text, store)
 
     async def reset(self, sender_id: str) -> None:
         """Nothing to reset: the next message reads the conversation's state from the database."""

@@ -22,7 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache, partial
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 from sqlalchemy import Insert, Table, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,6 +98,7 @@ class _Received:
     message_id: int | None = None  # the debtor's message, as stored
 
 
+@runtime_checkable
 class AnswersOnThisThread(Protocol):
     """A bot that answers on the caller's thread, in its own transaction with the caller's
     `store` (the in-process engine, `InProcessBot.answer_and_store`): a flow already on a
@@ -114,9 +115,7 @@ class AnswersOnThisThread(Protocol):
 
 
 def answers_on_this_thread(bot: BotClient) -> AnswersOnThisThread | None:
-    if callable(getattr(bot, "answer_and_store", None)):
-        return cast(AnswersOnThisThread, bot)
-    return None
+    return bot if isinstance(bot, AnswersOnThisThread) else None
 
 
 def as_text(text: str) -> str:

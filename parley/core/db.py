@@ -91,11 +91,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if record is not None:
                 writer.give_back(record.info)
 
-        @event.listens_for(engine.pool, "reset")
-        def _sqlite_reset(_dbapi: Any, record: Any, _state: Any) -> None:
-            if record is not None:
-                writer.give_back(record.info)
-
         @event.listens_for(engine.pool, "invalidate")
         def _sqlite_invalidated(_dbapi: Any, record: Any, _exception: Any) -> None:
             if record is not None:
