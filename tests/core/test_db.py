@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from parley.core import db
 from parley.core.db import make_engine, make_session_factory, transaction
@@ -95,3 +95,28 @@ def test_a_held_turn_makes_the_next_writer_wait_for_it(engine: Engine) -> None:
     other.join()
     conn.close()
     assert waited and waited[0] >= 0.4
+
+
+def test_the_turn_is_handed_on_after_sqlite_commits_not_before(engine: Engine) -> None:
+    """SQLAlchemy's "commit" / "rollback" events fire before the driver's COMMIT / ROLLBACK: at
+    that moment the writer must still hold its turn (else the next writer's BEGIN IMMEDIATE
+    meets SQLite's busy handler while the COMMIT is written); once it has ended, no longer."""
+    held_at_event: list[bool] = []
+
+    def holds(conn: object) -> bool:
+        info = conn.connection.info  # type: ignore[attr-defined]
+        return any(isinstance(key, db._WriteTurns) for key in info)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ending(conn: object) -> None:
+        held_at_event.append(holds(conn))
+
+    with engine.connect() as conn:
+        for finish in ("commit", "rollback"):
+            conn.execute(text("INSERT INTO t (n) VALUES (2)"))
+            assert holds(conn)
+            getattr(conn, finish)()
+            assert not holds(conn), finish
+    assert held_at_event == [True, True]
+    assert _write_at_once(engine) < 1.0  # the turn is free: no wait for the 2 s timeout
