@@ -11,9 +11,10 @@ still trains the model and runs the story tests; the default engine stays `rasa`
 
 It speaks the gateway's `BotClient` protocol: an empty answer or a failed turn (rolled back)
 is `BotUnavailable`, as from Rasa, and `reset` has no tracker to empty. The gateway's web chat,
-greeting and SMS flows call `answer_and_store` on their worker thread: the dialogue's decisions
-and the gateway's copy of the replies are committed in one transaction (on the Rasa path they
-are two: the action server's, then the gateway's).
+greeting and SMS flows call `answer_and_store` on their worker thread, in their own
+transaction: the dialogue's decisions and the gateway's copy of the replies are committed
+together (on the Rasa path they are two transactions: the action server's, then the gateway's),
+and for a web-chat turn or a greeting with the debtor's message or the new conversation too.
 """
 
 from __future__ import annotations
@@ -54,29 +55,41 @@ class InProcessBot:
         (parley.nlu.parse.ModelUnavailable names the file and the reason)."""
         return cls(Understanding.from_archive(Path(settings.nlu_model_path)), sessions, settings)
 
+    def understand(self, text: str) -> Heard:
+        """The model's reading of what the bot is sent: CPU only, no database, so a caller does
+        it before its transaction takes SQLite's one write lock (which every turn waits for
+        in line: docs/performance.md). `BotUnavailable` when it fails, as a failed turn."""
+        try:
+            return Heard.from_parse(self._understanding.parse(text))
+        except Exception as exc:
+            log.exception("in-process understanding failed")
+            raise BotUnavailable("bot_unavailable", UNAVAILABLE) from exc
+
     def answer_and_store(
         self,
+        session: Session,
         sender_id: str,
-        text: str,
+        heard: Heard,
         store: Callable[[Session, list[OutMessage]], T],
         *,
         said: int | None = None,
     ) -> T:
-        """Answer and `store(session, replies)` in one transaction, on the caller's thread (a
-        gateway flow already on a worker thread: one hand-off per turn); `BotUnavailable`, and
-        nothing of the turn kept, when the answer fails or is empty. `said` is the id of the
-        stored debtor message being answered, when the caller knows it (its NLU label is then
-        written by id instead of looked up)."""
+        """Answer what was `heard` (`understand`) and `store(session, replies)` in the caller's
+        transaction, on the caller's thread (a gateway flow already on a worker thread: one
+        hand-off and one commit per turn). When the answer fails or is empty: `BotUnavailable`,
+        and the caller's transaction holds part of the turn, so it must be rolled back
+        (`transaction` does that as the exception leaves it); a savepoint instead would cost
+        every turn its SAVEPOINT and RELEASE for the rare one that fails. `said` is the id of
+        the stored debtor message being answered, when the caller knows it (its NLU label is
+        then written by id instead of looked up)."""
         try:
-            heard = Heard.from_parse(self._understanding.parse(text))
-            with transaction(self._sessions) as session:
-                # Read once for the turn: the dialogue and `store` find it in the session's
-                # identity map (which holds objects weakly: this reference keeps it there).
-                conversation = get_or_create(session, sender_id)
-                replies = _spoken(answer_in(session, self._settings, sender_id, heard, said=said))
-                result = store(session, replies)
-                del conversation
-                return result
+            # Read once for the turn: the dialogue and `store` find it in the session's
+            # identity map (which holds objects weakly: this reference keeps it there).
+            conversation = get_or_create(session, sender_id)
+            replies = _spoken(answer_in(session, self._settings, sender_id, heard, said=said))
+            result = store(session, replies)
+            del conversation
+            return result
         except BotUnavailable:
             raise
         except Exception as exc:
@@ -86,7 +99,12 @@ class InProcessBot:
     async def send(self, sender_id: str, text: str) -> list[OutMessage]:
         """The `BotClient` turn: the model and the database work on a worker thread, as the
         action server's are, so the event loop keeps serving other conversations meanwhile."""
-        return await asyncio.to_thread(self.answer_and_store, sender_id, text, _replies_only)
+        return await asyncio.to_thread(self._answered, sender_id, text)
+
+    def _answered(self, sender_id: str, text: str) -> list[OutMessage]:
+        heard = self.understand(text)
+        with transaction(self._sessions) as session:
+            return self.answer_and_store(session, sender_id, heard, _replies_only)
 
     async def reset(self, sender_id: str) -> None:
         """Nothing to reset: the next message reads the conversation's state from the database."""

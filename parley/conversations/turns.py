@@ -2,7 +2,10 @@
 store the replies (SPEC §7).
 
 These flows take the session factory, because the inbound message is committed before the bot
-is called: a bot outage loses nothing, the debtor's words are on record. They are asynchronous:
+is called: a bot outage loses nothing, the debtor's words are on record. With the in-process
+engine a web-chat turn is one transaction instead (the bot answers on the same thread); when
+its answer fails, the turn is rolled back and the words are stored again with the apology, so
+they are on record either way (SMS keeps its two: Twilio does not send a text again). They are asynchronous:
 the database work runs in worker threads, the bot call is awaited, so a slow bot holds no
 thread. A turn holds its conversation's lock from the first store to the last (`TurnLocks`), so
 the messages of one conversation are handled one at a time, in order, on any replica.
@@ -41,8 +44,9 @@ from parley.core.clock import utcnow
 from parley.core.db import transaction
 from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
+from parley.dialogue.heard import Heard
 from parley.escalations.rules import escalate
-from parley.records.redaction import Redacted
+from parley.records.redaction import Redacted, redact
 from parley.tables import (
     AuditEvent,
     Channel,
@@ -100,14 +104,19 @@ class _Received:
 
 @runtime_checkable
 class AnswersOnThisThread(Protocol):
-    """A bot that answers on the caller's thread, in its own transaction with the caller's
-    `store` (the in-process engine, `InProcessBot.answer_and_store`): a flow already on a
-    worker thread then takes one thread hand-off per turn instead of one per step."""
+    """A bot that answers on the caller's thread, in the caller's transaction, with the
+    caller's `store` (the in-process engine, `InProcessBot.answer_and_store`): a flow already
+    on a worker thread then takes one thread hand-off per turn instead of one per step, and
+    one commit. `BotUnavailable` leaves part of the turn in the transaction: roll it back.
+    What the bot is sent is read first (`understand`), outside the transaction."""
+
+    def understand(self, text: str) -> Heard: ...
 
     def answer_and_store(
         self,
+        session: Session,
         sender_id: str,
-        text: str,
+        heard: Heard,
         store: Callable[[Session, list[OutMessage]], T],
         *,
         said: int | None = None,
@@ -145,25 +154,31 @@ async def start_conversation(
     raised: the caller answers 503 and nothing is left behind.
     """
 
-    def create(conversation_id: str | None = None) -> str:
+    def create_in(session: Session, conversation_id: str | None = None) -> str:
+        conversation = open_conversation(
+            session,
+            channel,
+            conversation_id=conversation_id,
+            phone=phone,
+            account_id=account_id,
+            verified_by=verified_by,
+        )
+        return conversation.id
+
+    def create() -> str:
         with transaction(factory) as session:
-            conversation = open_conversation(
-                session,
-                channel,
-                conversation_id=conversation_id,
-                phone=phone,
-                account_id=account_id,
-                verified_by=verified_by,
-            )
-            return conversation.id
+            return create_in(session)
 
     answers = answers_on_this_thread(bot)
-    if answers is not None:  # the in-process engine: one hand-off, two transactions
+    if answers is not None:  # the in-process engine: one hand-off, one transaction
         conversation_id = new_id()
         async with locks.hold(conversation_id):
             try:
                 return await asyncio.to_thread(
-                    _create_and_greet, factory, answers, partial(create, conversation_id)
+                    _create_and_greet,
+                    factory,
+                    answers,
+                    partial(create_in, conversation_id=conversation_id),
                 )
             except BotUnavailable:
                 with suppress(BotUnavailable):
@@ -182,18 +197,16 @@ async def start_conversation(
 
 
 def _create_and_greet(
-    factory: sessionmaker[Session], bot: AnswersOnThisThread, create: Callable[[], str]
+    factory: sessionmaker[Session], bot: AnswersOnThisThread, create: Callable[[Session], str]
 ) -> TurnResult:
-    """The conversation committed, then the greeting answered and stored in the bot's own
-    transaction; when it cannot greet, the half-made conversation is removed."""
-    conversation_id = create()
-    try:
+    """The conversation created, greeted and the greeting stored in one transaction; when it
+    cannot greet, the whole transaction is rolled back: nothing is left behind."""
+    heard = bot.understand(GREETING_TRIGGER)
+    with transaction(factory) as session:
+        conversation_id = create(session)
         return bot.answer_and_store(
-            conversation_id, GREETING_TRIGGER, partial(_greeting_stored, conversation_id)
+            session, conversation_id, heard, partial(_greeting_stored, conversation_id)
         )
-    except BotUnavailable:
-        _discard(factory, conversation_id)
-        raise
 
 
 def _greeting_stored(
@@ -253,20 +266,41 @@ def _answered_here(
     text: str,
     payload: str | None,
 ) -> TurnResult:
-    """A web-chat turn with a bot that answers on this thread: the debtor's message committed
-    first (`_receive`), then the answer and the replies in the bot's one transaction."""
-    received = _receive(factory, settings, conversation_id, text, payload, count_failed=False)
-    if received.status != ConversationStatus.BOT:
-        return TurnResult(conversation_id, received.replies, received.status)
-    store = partial(_stored_by_bot, conversation_id, received)
-    try:
-        return bot.answer_and_store(
-            conversation_id, received.bot_text, store, said=received.message_id
-        )
-    except BotUnavailable:
-        answer = answer_failed(factory, conversation_id)
-    # The failed turn was rolled back whole: it added no identity checks.
-    return _stored(factory, conversation_id, answer.replies, answer.sender)
+    """A web-chat turn with a bot that answers on this thread, in one transaction: the
+    debtor's message stored (`_received_in`), then the answer and the replies. When the answer
+    fails, that transaction is rolled back whole and a second one stores the debtor's words
+    again with the apology (`answer_failed_in`): the words are on record either way, as on the
+    Rasa path where they are committed before the bot is asked. Only a process that dies
+    mid-turn loses the unanswered message, and then its request fails too (the widget says
+    the chat is not available)."""
+
+    def received_in(session: Session) -> tuple[Conversation, _Received]:
+        conversation = get_conversation(session, conversation_id)  # held for the turn
+        received = _received_in(session, settings, conversation, text, payload, count_failed=False)
+        return conversation, received
+
+    # What the bot will be sent unless a pressed button's payload is: read before the
+    # transaction, so the model's work is not done holding SQLite's write lock.
+    expected = bot_text_for(redact(text))
+    with suppress(BotUnavailable):
+        heard = bot.understand(expected)
+        with transaction(factory) as session:
+            conversation, received = received_in(session)
+            if received.status != ConversationStatus.BOT:
+                return TurnResult(conversation_id, received.replies, received.status)
+            if received.bot_text != expected:
+                heard = bot.understand(received.bot_text)
+            store = partial(_stored_by_bot, conversation_id, received)
+            return bot.answer_and_store(
+                session, conversation_id, heard, store, said=received.message_id
+            )
+    with transaction(factory) as session:
+        conversation, received = received_in(session)
+        if received.status != ConversationStatus.BOT:
+            return TurnResult(conversation_id, received.replies, received.status)
+        answer = answer_failed_in(session, conversation)
+        # The failed answer was rolled back whole: it added no identity checks.
+        return _stored_in(session, conversation_id, answer.replies, answer.sender)
 
 
 def _stored_by_bot(
@@ -295,26 +329,37 @@ def _receive(
     counts its own (`_stored_by_bot`)."""
     with transaction(factory) as session:
         conversation = get_conversation(session, conversation_id)
-        # Only a payload needs the choices offered (read before this message is stored).
-        offered = (
-            {b["payload"] for b in offered_buttons(session, conversation_id)}
-            if payload is not None
-            else set()
-        )
-        begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
-        message_id, redacted = store_inbound(session, conversation, text)
-        if conversation.status != ConversationStatus.BOT:
-            replies = not_for_the_bot(session, settings, conversation, redacted)
-            _store(session, conversation_id, replies, Sender.SYSTEM)
-            return _Received(conversation.status, replies=replies)
-        chosen = payload if payload in offered and not redacted.changed else None
-        return _Received(
-            ConversationStatus.BOT,
-            chosen or bot_text_for(redacted),
-            repair=conversation.bot_repair,
-            failed_checks=failed_attempts(session, conversation_id) if count_failed else 0,
-            message_id=message_id,
-        )
+        return _received_in(session, settings, conversation, text, payload, count_failed)
+
+
+def _received_in(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    text: str,
+    payload: str | None,
+    count_failed: bool,
+) -> _Received:
+    # Only a payload needs the choices offered (read before this message is stored).
+    offered = (
+        {b["payload"] for b in offered_buttons(session, conversation.id)}
+        if payload is not None
+        else set()
+    )
+    begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
+    message_id, redacted = store_inbound(session, conversation, text)
+    if conversation.status != ConversationStatus.BOT:
+        replies = not_for_the_bot(session, settings, conversation, redacted)
+        _store(session, conversation.id, replies, Sender.SYSTEM)
+        return _Received(conversation.status, replies=replies)
+    chosen = payload if payload in offered and not redacted.changed else None
+    return _Received(
+        ConversationStatus.BOT,
+        chosen or bot_text_for(redacted),
+        repair=conversation.bot_repair,
+        failed_checks=failed_attempts(session, conversation.id) if count_failed else 0,
+        message_id=message_id,
+    )
 
 
 def bot_text_for(redacted: Redacted) -> str:
@@ -412,14 +457,17 @@ def _stored_in(
 def answer_failed(factory: sessionmaker[Session], conversation_id: str) -> BotAnswer:
     """An apology; the second failure in a row goes to a person (`bot_failure`)."""
     with transaction(factory) as session:
-        conversation = get_conversation(session, conversation_id)
-        conversation.bot_failures = (conversation.bot_failures or 0) + 1
-        conversation.bot_repair = True
-        if conversation.bot_failures < 2:
-            return BotAnswer([OutMessage(APOLOGY)], Sender.SYSTEM)
-        said = _last_words(session, conversation)
-        escalate(session, conversation, EscalationReason.BOT_FAILURE, said)
-        return BotAnswer([OutMessage(HANDED_OVER)], Sender.SYSTEM)
+        return answer_failed_in(session, get_conversation(session, conversation_id))
+
+
+def answer_failed_in(session: Session, conversation: Conversation) -> BotAnswer:
+    conversation.bot_failures = (conversation.bot_failures or 0) + 1
+    conversation.bot_repair = True
+    if conversation.bot_failures < 2:
+        return BotAnswer([OutMessage(APOLOGY)], Sender.SYSTEM)
+    said = _last_words(session, conversation)
+    escalate(session, conversation, EscalationReason.BOT_FAILURE, said)
+    return BotAnswer([OutMessage(HANDED_OVER)], Sender.SYSTEM)
 
 
 def _last_words(session: Session, conversation: Conversation) -> str:

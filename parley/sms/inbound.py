@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import cast
@@ -35,7 +36,7 @@ from parley.conversations.state import (
 from parley.conversations.turns import (
     AnswersOnThisThread,
     BotAnswer,
-    answer_failed,
+    answer_failed_in,
     answers_on_this_thread,
     ask_bot,
     bot_text_for,
@@ -184,21 +185,27 @@ def _answered_here(
     phone: str,
     body: str,
 ) -> SmsTurn:
-    """One text with a bot that answers on this thread: the text committed first, then the
-    answer and the SMS that carry it in the bot's one transaction (two, not four)."""
+    """One text with a bot that answers on this thread: the text (and its MessageSid's claim)
+    committed first, then the answer and the SMS that carry it in one more transaction (two,
+    not four). Unlike the web chat's turn these stay two: Twilio does not send a webhook
+    again when the answer to it fails, so a text is on record before anything can go wrong
+    with answering it, even the process dying."""
     inbound = _record_inbound(factory, settings, message_sid, phone, body)
     if inbound.action == "silent":
         return SmsTurn(inbound.conversation_id, [])
     if inbound.action != "bot":
         return _store_fixed(factory, settings, inbound)
     store = partial(_answered_in, settings, inbound.conversation_id, phone, inbound.repair)
-    try:
-        return bot.answer_and_store(
-            inbound.conversation_id, inbound.bot_text, store, said=inbound.message_id
-        )
-    except BotUnavailable:
-        answer = answer_failed(factory, inbound.conversation_id)
-    return _answered(factory, settings, inbound.conversation_id, phone, answer)
+    with suppress(BotUnavailable):
+        heard = bot.understand(inbound.bot_text)  # before the transaction takes the write lock
+        with transaction(factory) as session:
+            return bot.answer_and_store(
+                session, inbound.conversation_id, heard, store, said=inbound.message_id
+            )
+    # The failed answer was rolled back: the apology (and the hand-over on the second failure).
+    with transaction(factory) as session:
+        answer = answer_failed_in(session, get_conversation(session, inbound.conversation_id))
+        return _reply_in(session, settings, inbound.conversation_id, phone, answer)
 
 
 def _answered_in(

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
@@ -25,7 +25,7 @@ from parley.core.errors import BotUnavailable
 from parley.core.settings import Settings
 from parley.dialogue import answer as answer_module
 from parley.nlu.parse import ModelUnavailable, Understanding
-from parley.tables import Channel, Conversation, Message, Sender
+from parley.tables import AuditEvent, Channel, Conversation, Message, Sender
 from tests.support.accounts import make_account
 from tests.support.dialogue import dialogue_settings
 
@@ -164,6 +164,66 @@ def test_when_storing_the_replies_fails_the_dialogue_keeps_nothing_either(
         conversation = session.scalars(select(Conversation)).one()
         assert json.dumps(conversation.dialogue, sort_keys=True) == state
         assert conversation.bot_failures == 1
+
+
+def test_a_greeting_and_a_web_chat_turn_commit_once_each(
+    committed_factory: sessionmaker[Session],
+    engine: Engine,
+    db_url: str,
+    understanding: Understanding,
+) -> None:
+    """The in-process engine's greeting (the conversation, its greeting) and web-chat turn (the
+    debtor's words, the dialogue's decisions, the replies) are one transaction each: one
+    COMMIT, the bot's part in a savepoint. Counted at the connection, so a second unit of work
+    anywhere in the flow fails this."""
+    with committed_factory.begin() as session:
+        session.add(make_account())
+    settings = dialogue_settings(db_url)
+    bot = InProcessBot(understanding, committed_factory, settings)
+    locks = make_turn_locks(None, 60, 20)
+    commits: list[str] = []
+    event.listen(engine, "commit", lambda _conn: commits.append("commit"))
+
+    async def play() -> tuple[int, int, list[str]]:
+        started = await start_conversation(committed_factory, bot, locks, channel=Channel.WEB)
+        after_greeting = len(commits)
+        turn = await handle_inbound(
+            committed_factory, bot, locks, settings, started.conversation_id, "Garcia"
+        )
+        return after_greeting, len(commits) - after_greeting, [m.text for m in turn.messages]
+
+    greeting_commits, turn_commits, replies = asyncio.run(play())
+    assert (greeting_commits, turn_commits) == (1, 1)
+    assert "date of birth" in " ".join(replies).lower()
+    with committed_factory() as session:
+        senders = [m.sender for m in session.scalars(select(Message).order_by(Message.id))]
+        assert senders[-2:] == [Sender.DEBTOR, Sender.BOT] and senders.count(Sender.DEBTOR) == 1
+
+
+def test_a_greeting_that_fails_leaves_nothing_behind(
+    committed_factory: sessionmaker[Session],
+    db_url: str,
+    understanding: Understanding,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The greeting fails inside its one transaction: no conversation, message or audit row
+    is left (the caller answers 503), and a later start works."""
+    settings = dialogue_settings(db_url)
+    bot = InProcessBot(understanding, committed_factory, settings)
+    locks = make_turn_locks(None, 60, 20)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the dialogue step fails")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(answer_module, "respond", broken)
+        with pytest.raises(BotUnavailable):
+            asyncio.run(start_conversation(committed_factory, bot, locks, channel=Channel.WEB))
+    with committed_factory() as session:
+        for table in (Conversation, Message, AuditEvent):
+            assert session.scalar(select(func.count()).select_from(table)) == 0, table
+    started = asyncio.run(start_conversation(committed_factory, bot, locks, channel=Channel.WEB))
+    assert started.messages
 
 
 def test_a_gateway_without_its_model_does_not_start(tmp_path: Path) -> None:
