@@ -1,11 +1,11 @@
 """One debtor turn, on any channel: redact, store, hand to the bot (or to the waiting person),
 store the replies (SPEC §7).
 
-These flows take the session factory, because the inbound message is committed before the bot
-is called: a bot outage loses nothing, the debtor's words are on record. With the in-process
-engine a web-chat turn is one transaction instead (the bot answers on the same thread); when
-its answer fails, the turn is rolled back and the words are stored again with the apology, so
-they are on record either way (SMS keeps its two: Twilio does not send a text again). They are asynchronous:
+These flows take the session factory, because the inbound message is committed before the bot is
+called: a bot outage loses nothing, the debtor's words are on record. With the in-process engine
+a web-chat turn is one transaction instead (the bot answers on the same thread); when its answer
+fails, the turn is rolled back and the words are stored again with the apology, so they are on
+record either way (SMS keeps its two: Twilio does not send a text again). They are asynchronous:
 the database work runs in worker threads, the bot call is awaited, so a slow bot holds no
 thread. A turn holds its conversation's lock from the first store to the last (`TurnLocks`), so
 the messages of one conversation are handled one at a time, in order, on any replica.
