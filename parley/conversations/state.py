@@ -110,12 +110,18 @@ def begin_turn(
 
 
 def store_inbound(
-    session: Session, conversation: Conversation, text: str, **fields: object
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    *,
+    redacted: Redacted | None = None,
+    **fields: object,
 ) -> tuple[int, Redacted]:
     """Store what the debtor sent, redacted first (SPEC §9), with the audit of what was removed;
     before verification, identity facts are masked too (SPEC §4). Returns the message's id.
-    `fields` are extra message columns (the SMS MessageSid and delivery status)."""
-    redacted = redact(text)
+    `redacted` is `redact(text)` when the caller has made it already; `fields` are extra
+    message columns (the SMS MessageSid and delivery status)."""
+    redacted = redact(text) if redacted is None else redacted
     # Before verification the debtor is typing identity facts: the transcript keeps the words,
     # never the facts (the bot still reads them, from the returned `Redacted`).
     stored = redacted.text if is_verified(conversation) else mask_facts(redacted.text)

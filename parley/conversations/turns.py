@@ -274,14 +274,18 @@ def _answered_here(
     mid-turn loses the unanswered message, and then its request fails too (the widget says
     the chat is not available)."""
 
+    redacted = redact(text)  # once: for the early reading and for the stored message
+
     def received_in(session: Session) -> tuple[Conversation, _Received]:
         conversation = get_conversation(session, conversation_id)  # held for the turn
-        received = _received_in(session, settings, conversation, text, payload, count_failed=False)
+        received = _received_in(
+            session, settings, conversation, text, payload, False, redacted=redacted
+        )
         return conversation, received
 
     # What the bot will be sent unless a pressed button's payload is: read before the
     # transaction, so the model's work is not done holding SQLite's write lock.
-    expected = bot_text_for(redact(text))
+    expected = bot_text_for(redacted)
     with suppress(BotUnavailable):
         heard = bot.understand(expected)
         with transaction(factory) as session:
@@ -339,7 +343,10 @@ def _received_in(
     text: str,
     payload: str | None,
     count_failed: bool,
+    redacted: Redacted | None = None,
 ) -> _Received:
+    """`_receive` in the caller's transaction; `redacted` is `redact(text)` if already made."""
+
     # Only a payload needs the choices offered (read before this message is stored).
     offered = (
         {b["payload"] for b in offered_buttons(session, conversation.id)}
@@ -347,7 +354,7 @@ def _received_in(
         else set()
     )
     begin_turn(session, conversation, utcnow(), settings.verification_session_minutes)
-    message_id, redacted = store_inbound(session, conversation, text)
+    message_id, redacted = store_inbound(session, conversation, text, redacted=redacted)
     if conversation.status != ConversationStatus.BOT:
         replies = not_for_the_bot(session, settings, conversation, redacted)
         _store(session, conversation.id, replies, Sender.SYSTEM)

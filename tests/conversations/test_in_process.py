@@ -18,7 +18,7 @@ from api.app import create_app
 from devstack.stack import MODEL, Stack, free_port
 from parley.conversations import turns as turns_module
 from parley.conversations.in_process import InProcessBot
-from parley.conversations.ordering import make_turn_locks
+from parley.conversations.ordering import TurnLocks, make_turn_locks
 from parley.conversations.turns import APOLOGY, handle_inbound, start_conversation
 from parley.core.db import make_engine, make_session_factory
 from parley.core.errors import BotUnavailable
@@ -33,6 +33,18 @@ from tests.support.dialogue import dialogue_settings
 @pytest.fixture(scope="module")
 def understanding() -> Understanding:
     return Understanding.from_archive(MODEL)
+
+
+def _web_bot(
+    factory: sessionmaker[Session], db_url: str, understanding: Understanding, account: bool = True
+) -> tuple[Settings, InProcessBot, TurnLocks]:
+    """The gateway's parts for a flow test: the settings, the engine, in-memory turn locks (and
+    the demo debtor's account)."""
+    if account:
+        with factory.begin() as session:
+            session.add(make_account())
+    settings = dialogue_settings(db_url)
+    return settings, InProcessBot(understanding, factory, settings), make_turn_locks(None, 60, 20)
 
 
 def test_a_turn_reads_answers_and_records(
@@ -77,11 +89,7 @@ def test_a_web_chat_turn_is_answered_and_stored_in_one_transaction(
     dialogue's decisions; when the dialogue fails (the fault injected in `respond`) nothing of
     the turn is kept but the debtor's message, the debtor gets the apology, and the next turn
     answers and resets the failure count."""
-    with committed_factory.begin() as session:
-        session.add(make_account())
-    settings = dialogue_settings(db_url)
-    bot = InProcessBot(understanding, committed_factory, settings)
-    locks = make_turn_locks(None, 60, 20)
+    settings, bot, locks = _web_bot(committed_factory, db_url, understanding)
 
     async def play() -> tuple[list[str], list[str], list[str]]:
         started = await start_conversation(committed_factory, bot, locks, channel=Channel.WEB)
@@ -130,11 +138,7 @@ def test_when_storing_the_replies_fails_the_dialogue_keeps_nothing_either(
     """One transaction, really: the fault is injected in the gateway's store of the replies,
     after the dialogue has decided; the dialogue's state goes with it (on the Rasa path the
     action server would already have committed it)."""
-    with committed_factory.begin() as session:
-        session.add(make_account())
-    settings = dialogue_settings(db_url)
-    bot = InProcessBot(understanding, committed_factory, settings)
-    locks = make_turn_locks(None, 60, 20)
+    settings, bot, locks = _web_bot(committed_factory, db_url, understanding)
 
     async def play() -> tuple[str, list[str]]:
         started = await start_conversation(committed_factory, bot, locks, channel=Channel.WEB)
@@ -174,13 +178,9 @@ def test_a_greeting_and_a_web_chat_turn_commit_once_each(
 ) -> None:
     """The in-process engine's greeting (the conversation, its greeting) and web-chat turn (the
     debtor's words, the dialogue's decisions, the replies) are one transaction each: one
-    COMMIT, the bot's part in a savepoint. Counted at the connection, so a second unit of work
+    COMMIT. Counted at the engine, so a second unit of work
     anywhere in the flow fails this."""
-    with committed_factory.begin() as session:
-        session.add(make_account())
-    settings = dialogue_settings(db_url)
-    bot = InProcessBot(understanding, committed_factory, settings)
-    locks = make_turn_locks(None, 60, 20)
+    settings, bot, locks = _web_bot(committed_factory, db_url, understanding)
     commits: list[str] = []
     event.listen(engine, "commit", lambda _conn: commits.append("commit"))
 
@@ -208,9 +208,7 @@ def test_a_greeting_that_fails_leaves_nothing_behind(
 ) -> None:
     """The greeting fails inside its one transaction: no conversation, message or audit row
     is left (the caller answers 503), and a later start works."""
-    settings = dialogue_settings(db_url)
-    bot = InProcessBot(understanding, committed_factory, settings)
-    locks = make_turn_locks(None, 60, 20)
+    settings, bot, locks = _web_bot(committed_factory, db_url, understanding, account=False)
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the dialogue step fails")
