@@ -47,12 +47,15 @@ DEFAULTS: dict[str, Any] = {
     "class_weight": "balanced",
     "max_iter": 300,
     "solver": "liblinear",
+    "negation_window": 0,
 }
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _REPEAT = re.compile(r"(.)\1{2,}")
 _TOKEN = re.compile(r"[a-z\u00e0-\u00ff]+(?:'[a-z]+)?|\d+|[$?!#%]")
 _DIGITS = re.compile(r"\d")
+# Words that turn what follows around ("i did NOT make this charge", "can't pay all that").
+_NEGATORS = frozenset({"not", "never", "no", "nothing", "cant", "dont", "wont", "didnt", "isnt"})
 
 
 def normalise(text: str) -> str:
@@ -71,6 +74,28 @@ def word_tokens(text: str) -> list[str]:
 
 def char_text(text: str) -> str:
     return _DIGITS.sub("0", normalise(text))
+
+
+def _negated(tokens: list[str], window: int) -> list[str]:
+    """`not_<word>` for the `window` words after a negator (a `?` or `!` ends it), beside the
+    words themselves, so that "i did not make this" and "i made this" differ by more than one
+    unigram. Measured with `make nlu-eval` (docs/bot.md "Negation"): external in-scope
+    363 -> 366 of 400, forbidden 20 -> 17 of 1,000, held-out dispute recall .951 -> .961;
+    windows of 2, 4, 5, 10 and scopes cut at clause punctuation scored within a sentence or two
+    of 3."""
+    if window <= 0:
+        return []
+    out: list[str] = []
+    left = 0
+    for token in tokens:
+        if token in _NEGATORS or token.endswith("n't"):
+            left = window
+        elif token in {"?", "!"}:
+            left = 0
+        elif left:
+            out.append(f"not_{token}")
+            left -= 1
+    return out
 
 
 def _identity(tokens: list[str]) -> list[str]:
@@ -126,6 +151,7 @@ class IntentModel:
             grams: list[str] = []
             for n in range(lo, hi + 1):
                 grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+            grams.extend(_negated(tokens, self.config["negation_window"]))
             docs.append(grams)
         return docs
 

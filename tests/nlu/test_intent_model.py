@@ -24,9 +24,17 @@ LABELS = ["dispute"] * 3 + ["wrong_number"] * 3 + ["ask_balance"] * 3
 PROBES = ["not mine", "wrong numbr", "how much is my bil", "", "$$$ 12/12 94107", "ÁÉ ñ"]
 
 
-@pytest.mark.parametrize("cross", [None, [3, 5]])
-def test_saved_model_scores_as_the_trained_one(tmp_path: Path, cross: list[int] | None) -> None:
-    config = {"word_ngrams": [1, 2], "char_ngrams": [2, 5], "cross_ngrams": cross, "C": 30.0}
+@pytest.mark.parametrize(("cross", "negation"), [(None, 0), ([3, 5], 0), ([3, 5], 3)])
+def test_saved_model_scores_as_the_trained_one(
+    tmp_path: Path, cross: list[int] | None, negation: int
+) -> None:
+    config = {
+        "word_ngrams": [1, 2],
+        "char_ngrams": [2, 5],
+        "cross_ngrams": cross,
+        "C": 30.0,
+        "negation_window": negation,
+    }
     regexes = [("amount", r"\$\d+")]
     trained = IntentModel(config=config, regexes=regexes).fit(TEXTS, LABELS)
     trained.save(tmp_path)
@@ -45,3 +53,14 @@ def test_saved_model_scores_as_the_trained_one(tmp_path: Path, cross: list[int] 
     widths = X.shape[1], plain.fit(TEXTS, LABELS).features(PROBES).shape[1]
     assert (widths[0] > widths[1]) == (cross is not None)
     assert loaded.predict_proba(["this is not my debt"])[0].argmax() == 1
+
+
+def test_negation_marks_the_words_after_a_negator_within_its_window() -> None:
+    model = IntentModel(config={"word_ngrams": [1, 1], "negation_window": 2})
+    (words,) = model._word_docs(["I DON'T recognise this charge at all"])
+    assert words[:7] == ["i", "don't", "recognise", "this", "charge", "at", "all"]
+    assert words[7:] == ["not_recognise", "not_this"]
+    (asked,) = model._word_docs(["not mine? what is it"])
+    assert asked[-1] == "not_mine"  # a question mark ends the scope
+    (plain,) = IntentModel(config={"word_ngrams": [1, 1]})._word_docs(["i can't pay that"])
+    assert plain == ["i", "can't", "pay", "that"]  # off by default: older models score the same
