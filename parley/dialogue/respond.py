@@ -307,8 +307,12 @@ def _verified(turn: Turn, account: Account) -> None:
         _not_understood(turn)
         return
     if not heard.payload and not reading.any and _CARD_TALK.search(heard.text):
-        _card_guard(turn)  # "can I just give you my card number here?"
-        return
+        if not (in_negotiation and (figures or heard.affirms())):
+            _card_guard(turn)  # "can I just give you my card number here?"
+            return
+        # "yes all of it. can i just give you my card number here?": the card question is
+        # answered, and the yes (or the terms) still answers what was on the table.
+        turn.say(texts.NO_CARDS)
     if reading.act is not None or (reading.ask and not (in_negotiation and (figures or declined))):
         consequences.handle(turn, reading)
         return

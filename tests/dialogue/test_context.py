@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.dialogue import texts
 from parley.tables import Account, Escalation, PaymentPlan, Promise
-from tests.dialogue.test_negotiation import negotiating
+from tests.dialogue.test_negotiation import BALANCE, negotiating
 from tests.support.dialogue import Talk, verify
 
 
@@ -184,6 +184,26 @@ def test_asking_to_give_a_card_in_the_chat_gets_the_card_guard(talk: Callable[..
     t = negotiating(talk)
     said = t.say("can i just give you my card number here?", "nlu_fallback", 0.3)
     assert said[0] == texts.NO_CARDS, said
+
+
+def test_a_yes_with_a_card_question_gets_the_card_guard_and_the_summary_of_what_it_agreed(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    """A conversation-quality finding: the yes to the full offer was lost behind the card
+    guard's menu, and the debtor who repeated it got the menu again every time."""
+    t = negotiating(talk)
+    said = t.say(
+        "yes all of it. can i just give you my card number here?",
+        "card_details",
+        0.6,
+        (("card_details", 0.6), ("affirm", 0.3)),
+    )
+    assert said[0] == texts.NO_CARDS, said
+    assert said[-1].endswith(texts.CONFIRM_SUMMARY) and BALANCE in " ".join(said), said
+    assert t.say("yes", "affirm")[0].startswith("Confirmed (plan #")
+    with db() as session:
+        [plan] = session.scalars(select(PaymentPlan)).all()
+        assert plan.kind == "full"
 
 
 def test_the_kind_said_in_so_many_words_wins(
