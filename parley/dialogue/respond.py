@@ -324,9 +324,13 @@ def _verified(turn: Turn, account: Account) -> None:
             state.fallbacks = 0
             return
         state.expect, state.pending = None, {}
-    if state.expect == "summary" and heard.is_(*QUESTIONS) and not figures and not heard.affirms():
+    if in_negotiation and heard.is_(*QUESTIONS) and not figures and not heard.affirms():
+        # A question mid-negotiation ("wait am i talking to a robot?") is answered and what was
+        # on the table asked again: the summary in full, the terms question, the full offer.
+        expect = state.expect
         _route(turn, account)
-        negotiation.reoffer(turn, account)
+        state.expect = expect
+        resume(turn, quiet=True)
         return
     if in_negotiation:
         if negotiation.answers(turn, account):

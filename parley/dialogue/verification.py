@@ -34,6 +34,7 @@ NOT_NAMES: Final = frozenset(
     ok okay okey k kk yes yeah yep yup ya si no nope nah sure fine thanks thank thx ty please pls
     what why who how when where which huh eh hm hmm idk dunno help agent human person stop quit
     unsubscribe cancel end start info balance debt money owe account bill
+    wat wut whut whats wats hw dis dat charge charges scam payment text texts msg message
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 # Words of a sentence, never of a surname: a candidate holding one is a sentence the filler
@@ -44,6 +45,8 @@ SENTENCE_WORDS: Final = frozenset(
     you your yours me my mine we our they them their he she him her can could would should will
     have has had why what how who when where not dont don't cant can't wont won't about for with
     from to of it its it's an and or but so if then there here just really tell give send get
+    a u ur r dis dat wat wut whut whats what's wats hw hows how's whos who's whens when's
+    wheres where's
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 # Greetings however many letters are typed ("heyyy", "hiii", "helloo").

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parley.dialogue import texts
 from parley.tables import Account, Escalation, PaymentPlan, Promise
 from tests.dialogue.test_negotiation import BALANCE, negotiating
-from tests.support.dialogue import Talk, verify
+from tests.support.dialogue import COMPANY, Talk, verify
 
 
 def escalations(db: sessionmaker[Session]) -> list[tuple[str, str | None]]:
@@ -204,6 +204,18 @@ def test_a_yes_with_a_card_question_gets_the_card_guard_and_the_summary_of_what_
     with db() as session:
         [plan] = session.scalars(select(PaymentPlan)).all()
         assert plan.kind == "full"
+
+
+def test_a_question_while_terms_are_asked_is_answered_and_the_terms_asked_again(
+    talk: Callable[..., Talk],
+) -> None:
+    t = negotiating(talk)
+    assert t.say("no", "deny")[-1].endswith(texts.ASK_TERMS)
+    said = t.say("wait am i talking to a robot?", "bot_challenge", 0.9)
+    assert said[0] == texts.BOT_CHALLENGE.format(company=COMPANY), said
+    assert said[-1] == texts.ASK_TERMS, said
+    said = t.say("ok whatever. 65 a month", "offer_payment", 0.8)
+    assert said[-1].endswith(texts.CONFIRM_SUMMARY), said
 
 
 def test_the_kind_said_in_so_many_words_wins(

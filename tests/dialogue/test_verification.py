@@ -87,6 +87,12 @@ def test_an_unreadable_answer_gets_a_format_hint_and_costs_no_attempt(
         ("what is this about?", "ask_who", 0.7, None),
         ("are you a robot", "bot_challenge", 0.9, None),
         ("why do you need that", "deny", 0.6, texts.VERIFY_WHY),
+        # The quality suite's findings: SMS shorthand questions, read with little confidence,
+        # were taken as the surname and cost an attempt ("wat", "whats charge", "a scam").
+        ("wat is this", "ask_who", 0.45, None),
+        ("whats this charge", "ask_debt_details", 0.5, None),
+        ("is this a scam", "ask_who", 0.5, None),
+        ("wat", "ask_who", 0.45, None),
     ],
 )
 def test_what_is_not_a_surname_is_answered_and_the_question_asked_again(
