@@ -25,6 +25,11 @@ ANSWER_INTENTS: Final = frozenset({"inform", "nlu_fallback"})
 # A message holding exactly the fact asked for is an answer unless the NLU is this sure it is
 # something else ("whats my balance", "agent").
 FACT_OVERRIDES_BELOW: Final = 0.7
+# SMS shorthand for question words ("wat is this", "dis charge"): alone it is not a surname, and in
+# a longer message it makes the message a sentence.
+_SHORTHAND: Final = frozenset(
+    "wat wut whut whats wats hw dis dat".split()  # noqa: SIM905 - a word list reads better as text
+)
 # Words that are never a last name, whatever the classifier says: greetings in the languages
 # debtors write in, acknowledgements, and question words.
 NOT_NAMES: Final = frozenset(
@@ -34,9 +39,9 @@ NOT_NAMES: Final = frozenset(
     ok okay okey k kk yes yeah yep yup ya si no nope nah sure fine thanks thank thx ty please pls
     what why who how when where which huh eh hm hmm idk dunno help agent human person stop quit
     unsubscribe cancel end start info balance debt money owe account bill
-    wat wut whut whats wats hw dis dat charge charges scam payment text texts msg message
+    charge charges scam payment text texts msg message
     """.split()  # noqa: SIM905 - a word list reads better as text
-)
+).union(_SHORTHAND)
 # Words of a sentence, never of a surname: a candidate holding one is a sentence the filler
 # removal left behind ("why do you need that"), not a name.
 SENTENCE_WORDS: Final = frozenset(
@@ -45,10 +50,9 @@ SENTENCE_WORDS: Final = frozenset(
     you your yours me my mine we our they them their he she him her can could would should will
     have has had why what how who when where not dont don't cant can't wont won't about for with
     from to of it its it's an and or but so if then there here just really tell give send get
-    a u ur r dis dat wat wut whut whats what's wats hw hows how's whos who's whens when's
-    wheres where's
+    a u ur r what's hows how's whos who's whens when's wheres where's
     """.split()  # noqa: SIM905 - a word list reads better as text
-)
+).union(_SHORTHAND)
 # Greetings however many letters are typed ("heyyy", "hiii", "helloo").
 _GREETING = re.compile(r"^(?:h+e+y+|h+i+|h+e+l+o+|y+o+|s+u+p+|o+l+a+|h+o+l+a+)$")
 # Never taken for a surname, however it is typed: the consequences and a request for a person.
