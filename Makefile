@@ -121,7 +121,8 @@ test-py: $(VENV)/.installed $(MODEL) browser-deps $(BROWSER_JS) topology-deps
 
 # Gates at the figures this round reached (a regression fails make test). Issue 12 asks for
 # external in-scope >= 0.92 and held-out recall >= 0.97 / precision >= 0.95 per consequential
-# intent; those are not met yet (docs/bot.md "Where the NLU stands").
+# intent; precision is met, in-scope (0.915) and dispute recall (0.961) are not yet
+# (docs/bot.md "Where the NLU stands").
 nlu-eval: $(RASA_VENV)/.installed $(MODEL)
 	@mkdir -p var/results
 	$(RASA_VENV)/bin/python scripts/nlu_eval.py --model $(MODEL) --data $(EVAL_FILE) --json var/results/nlu-eval.json \
@@ -130,7 +131,7 @@ nlu-eval: $(RASA_VENV)/.installed $(MODEL)
 		--dump-parses var/results/heldout-parses.json
 	$(VENV)/bin/python scripts/heldout_eval.py --parses var/results/heldout-parses.json \
 		--data tests/bot/heldout/sentences.jsonl \
-		--json var/results/heldout-eval.json --min-recall 0.95 --min-precision 0.93 \
+		--json var/results/heldout-eval.json --min-recall 0.96 --min-precision 0.95 \
 		--intents dispute bankruptcy attorney stop_contact wrong_number hardship
 
 test: setup lint typecheck test-bot test-py nlu-eval
