@@ -289,8 +289,9 @@ def _commands(topology: Topology, workdir: Path) -> dict[str, tuple[list[str], d
             "--credentials",
             str(ROOT / "bot" / "credentials.yml"),
             "--enable-api",
-            "--auth-token",
-            token,
+            # One argument: a generated token may start with "-", which argparse would take
+            # for an option ("expected one argument").
+            f"--auth-token={token}",
             "--interface",
             "127.0.0.1",
             "--port",
