@@ -15,6 +15,7 @@ from typing import Any
 from parley.dialogue import texts
 from parley.dialogue.heard import NEED_ACCOUNT, Consequence, Heard
 from parley.dialogue.turn import Turn
+from parley.dialogue.verification import wants_to_pay
 from parley.escalations.queue import has_open_escalation
 from parley.escalations.reasons import REASON_FOR_INTENT, dispute_kind
 from parley.escalations.rules import escalate
@@ -101,6 +102,14 @@ def answer(turn: Turn) -> bool:
     if heard.denies() and not names_kind:
         # "No, no bankruptcy. Just a payment plan.": a no first, whatever the words name.
         turn.say(texts.NOT_CONSEQUENCE)
+        account = turn.account
+        if intents == ["hardship"] and account is not None and wants_to_pay(said):
+            # "I want to pay but money is tight", then "no" to "can't you afford payments?":
+            # they want to pay, so the payment options follow, not "how can I help?".
+            from parley.dialogue import negotiation
+
+            negotiation.negotiate(turn, account, "options")
+            return True
         return _carry_on(turn)
     if heard.intent in intents and (heard.payload or heard.sure):
         chosen = heard.intent

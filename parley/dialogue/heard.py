@@ -54,6 +54,17 @@ _YES_ANYWHERE = re.compile(
     r"let'?s do (?:it|that)|i'?ll take (?:it|that)|go ahead)\b",
     re.I,
 )
+# A weak yes ("ok", "k", "cool") that says goodbye ("k thx bye") ends the chat; it agrees to
+# nothing (a strong one, "yes, thanks, bye", still does).
+_WEAK_YES = re.compile(
+    r"^\W*(?:ok|okay|okey|k|kk|alright|all right|cool|great|perfect|fine|sure)\b", re.I
+)
+_BYE = re.compile(
+    r"\b(?:bye+|goodbye|good bye|bye bye|cya|see ya|see you|ttyl|talk later|gotta go|got to go|"
+    r"(?:talk|speak|catch you|chat) (?:to you )?later|laters|take care|"
+    r"have a (?:good|nice|great) (?:one|day|night|evening))\b",
+    re.I,
+)
 _YES_ONLY = re.compile(r"^\W*(?:y|ya|ye|yea|yeah|yes+|yep|yup|ok|okay|k|sure|si|sí)\W*$", re.I)
 _NO_ONLY = re.compile(r"^\W*(?:n|no+|nah|nope|naw|no thanks?(?: you)?|not really|no way)\W*$", re.I)
 # "No thanks, I just wanted the amount", "nope. not now": a no first, whatever follows.
@@ -79,7 +90,20 @@ _PERSON = re.compile(
     r"\b(?:want|need|get|like|prefer)\s+(?:to\s+\w+\s+)?(?:a|an|some)?\s*(?:real|live|actual)\s+"
     r"(?:human|person|agent|one)\b|"
     r"\b(?:go over|discuss|talk about|talk through|review)\s+(?:this|it|that|things)?\s*with\s+"
-    r"(?:someone|somebody|a person|a human|an agent|a rep|a representative|one of you)",
+    r"(?:someone|somebody|a person|a human|an agent|a rep|a representative|one of you)|"
+    # "is there a real live person I can talk to?", "put me through to a manager"
+    r"\b(?:is there|are there|got|have you got|do you have|can i (?:get|have)|could i (?:get|have)|"
+    r"get me|give me|put me (?:through )?(?:to|with)|connect me (?:to|with)|"
+    r"transfer me (?:to|with)|"
+    r"pass me (?:to|on to))\s+(?:an?\s+|some\s+|your\s+|the\s+)?(?:(?:real|live|actual|living|"
+    r"breathing)\s+)*(?:human|person|people|agent|rep|representative|someone|somebody|"
+    r"manager|supervisor|operator|being)\b|"
+    # "I'd rather not do this with a machine", "I don't want to talk to a bot"
+    r"\b(?:don'?t|dont|do not|rather not|won'?t|will not|refuse to)\b(?:\W+\w+){0,5}?\W+"
+    r"(?:(?:with|to)\s+)?(?:a|an|the|this|some)\s+(?:machine|bot|robot|computer|ai|automated"
+    r"(?:\s+\w+)?|program)\b|"
+    # "is somebody real there", "anyone human there?"
+    r"\b(?:someone|somebody|anyone|anybody|a person)\s+(?:real|human|alive)\b",
     re.I,
 )
 _NEGATION = r"(?:not|never|no|n'?t|without)"
@@ -103,6 +127,41 @@ _DENIED: Final[dict[str, re.Pattern[str]]] = {
         re.I,
     ),
 }
+
+
+# Words that say the consequence itself, not only its topic. A wrong number is acted on at once
+# (the number is opted out), so the classifier alone is not enough: "so what number r we looking
+# at here" is about an amount. And a consequence in words wins over a request for a person in
+# the same message ("that isn't mine and I want to talk to someone"): the person comes with it.
+_WORDS_OF: Final[dict[str, re.Pattern[str]]] = {
+    "wrong_number": re.compile(
+        r"wrong (?:number|person|guy|girl|lady|man|one|#)|\bnot (?:me|him|her|them|my number|"
+        r"(?:the )?(?:right|correct) (?:person|number))\b|"
+        r"(?:don'?t|do not|dont) know (?:him|her|them|who|any|this|that|a )|"
+        r"(?:no one|nobody|noone|no)\b(?:\W+\w+){0,2}\W+(?:by|named|called|with) th|"
+        r"new number|(?:recycled|reassigned|just got (?:this|the) (?:number|phone))|"
+        r"never heard of|(?:does|do)(?:n'?t| not) live|no longer (?:has|have|uses?|lives?|at)|"
+        r"\b(?:moved|passed away|died|deceased)\b|not (?:my|his|her) (?:phone|cell)",
+        re.I,
+    ),
+    "bankruptcy": re.compile(r"bankrupt|chapter\s*(?:7|13|seven|thirteen)\b|trustee", re.I),
+    "attorney": re.compile(r"lawyer|attorney|counsel|legal (?:aid|representation)", re.I),
+    "stop_contact": re.compile(
+        r"\bstop\b|leave me alone|(?:don'?t|do not|dont) (?:ever )?(?:contact|call|text|message|"
+        r"email)|cease|no (?:more|further) (?:calls|texts|messages|contact)|quit (?:calling|"
+        r"texting|messaging|contacting)|lose my number|unsubscribe",
+        re.I,
+    ),
+}
+
+
+def in_words(intent: str, text: str) -> bool:
+    """Whether `text` says the consequence `intent` in so many words (a dispute: its kind)."""
+    plain = text.replace("\u2019", "'")
+    if intent == "dispute":
+        return dispute_kind(plain) != "other"
+    pattern = _WORDS_OF.get(intent)
+    return pattern is not None and pattern.search(plain) is not None
 
 
 def said_not(intent: str, text: str) -> bool:
@@ -147,12 +206,19 @@ class Heard:
         refuses nothing."""
         if self.payload:
             return self.intent == "affirm"
+        if _BYE.search(self.text) and (_WEAK_YES.match(self.text) or self.intent == "goodbye"):
+            return False
         if self.is_("affirm") and not is_refusal(self.text):
             return True
         if _YES_ONLY.match(self.text):
             return True
         opens = _YES_OPENER.match(self.text) or _YES_ANYWHERE.search(self.text)
         return bool(opens) and not is_refusal(self.text) and not self.denies()
+
+    def opens_with_yes(self) -> bool:
+        """The reply starts with a yes ("Yes, I can't afford payments right now"), whatever
+        follows: for a question whose yes is itself a refusal to pay (the hardship review)."""
+        return bool(_YES_OPENER.match(self.text)) and not self.denies()
 
     def denies(self) -> bool:
         """A no: the classifier's, a bare no, or a reply that opens with one."""
@@ -238,6 +304,10 @@ class Consequence:
     def any(self) -> bool:
         return self.act is not None or bool(self.ask)
 
+    def in_words(self, text: str) -> bool:
+        """Whether a consequence read here is said in so many words (see `in_words`)."""
+        return any(in_words(i, text) for i in (self.act, *self.ask) if i is not None)
+
 
 def consequence(heard: Heard) -> Consequence:
     """Read one message for intents with consequences (SPEC §11)."""
@@ -255,6 +325,8 @@ def consequence(heard: Heard) -> Consequence:
             return Consequence(ask=(top, close[0]))
         if confidence >= ACT:
             if said_not(top, heard.text):
+                return Consequence(ask=(top,))
+            if top == "wrong_number" and not in_words(top, heard.text):
                 return Consequence(ask=(top,))
             return Consequence(act=top)
         if confidence >= ASK:

@@ -10,6 +10,7 @@ do 30") are the debtor's offer.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 from parley.core.dates import long_date
@@ -50,11 +51,42 @@ _ONCE = re.compile(r"\b(once|one time|one-time|one payment|single|all at once|lu
 
 def _offer_in(turn: Turn) -> tuple[DebtorOffer | None, bool]:
     """The debtor's own terms in this message, and whether it refuses what was offered. A date
-    alone is no offer ("are you open on saturdays?"), nor are figures asked about."""
+    alone is no offer ("are you open on saturdays?"), nor are figures asked about. An amount
+    said after only the frequency was ("monthly" then "100") is at that frequency."""
     text = turn.heard.text
     refused = is_refusal(text)
     offer = proposed_terms(without_refusals(text) if refused else text, turn.today)
+    said = turn.state.pending.get("frequency") if turn.state.expect == "terms" else None
+    if (
+        offer is not None
+        and said in texts.ASK_AMOUNT
+        and offer.amount_cents
+        and offer.frequency is None
+        and offer.count is None
+        and not offer.lump_sum
+    ):
+        offer = replace(offer, frequency=said)
     return offer, refused
+
+
+def _frequency_only(offer: DebtorOffer | None) -> bool:
+    """Terms that say how often but not how much ("let's do monthly installments")."""
+    return (
+        offer is not None
+        and offer.frequency in texts.ASK_AMOUNT
+        and not offer.amount_cents
+        and not offer.count
+        and not offer.down_payment_cents
+        and not offer.lump_sum
+    )
+
+
+def _ask_amount(turn: Turn, offer: DebtorOffer) -> None:
+    """Ask how much, remembering how often (the engine never invents the amount)."""
+    frequency = str(offer.frequency)
+    turn.disclose()
+    turn.say(texts.ASK_AMOUNT[frequency], [texts.SUGGEST, texts.PAY_IN_FULL, texts.HUMAN])
+    turn.state.expect, turn.state.pending = "terms", {"frequency": frequency}
 
 
 def _same_terms(turn: Turn, account: Account, offer: DebtorOffer | None) -> bool:
@@ -103,6 +135,9 @@ def by_intent(turn: Turn, account: Account) -> None:
             turn, account, "offer", offer=offer
         )
         return
+    if _frequency_only(offer) and offer is not None:
+        _ask_amount(turn, offer)
+        return
     move = dialogue.MOVES.get(intent, "options")
     negotiate(turn, account, move, offer=offer)
 
@@ -115,7 +150,10 @@ def answers(turn: Turn, account: Account) -> bool:
     expect = state.expect
     offer, refused = _offer_in(turn)
     if expect == "hardship_offer":
-        if heard.affirms() and not refused:
+        # "Yes, I can't afford payments right now" and "I have no income at all" say yes to a
+        # review of their hardship: the refusal to pay is the hardship itself.
+        hardship = heard.is_("hardship") and not heard.denies()
+        if (heard.affirms() and not refused) or heard.opens_with_yes() or hardship:
             dialogue.open_hardship_review(
                 turn.session, turn.settings, turn.conversation, account, heard.text, turn.now
             )
@@ -202,6 +240,9 @@ def answers(turn: Turn, account: Account) -> bool:
             return True
         if heard.entities.get("suggest") or (expect == "terms" and _SUGGEST.search(heard.text)):
             negotiate(turn, account, "plan", suggest=True)
+            return True
+        if _frequency_only(offer) and offer is not None:
+            _ask_amount(turn, offer)
             return True
         if offer is not None:
             if _SETTLE.search(heard.text) or heard.intent == "ask_settlement":

@@ -24,8 +24,8 @@ from parley.conversations.state import get_or_create, is_locked
 from parley.core.clock import utcnow
 from parley.core.settings import Settings
 from parley.dialogue import account as account_answers
-from parley.dialogue import consequences, negotiation, texts, verification
-from parley.dialogue.heard import ACT, Heard, consequence
+from parley.dialogue import consequences, negotiation, texts, topics, verification
+from parley.dialogue.heard import ACT, Consequence, Heard, consequence
 from parley.dialogue.reply import Reply
 from parley.dialogue.state import DialogueState
 from parley.dialogue.turn import Turn
@@ -164,8 +164,14 @@ def _unverified(turn: Turn) -> None:
         return
     found = verification.read_facts(turn, heard)
     reading = consequence(heard)
+    if found and reading.ask == ("wrong_number",) and not reading.in_words(heard.text):
+        # "brenan.. sorry, Brennan": the fact asked for, with a "sorry" the classifier reads
+        # as "sorry, wrong number". The words claim no wrong number: it is the answer.
+        reading = Consequence()
+        heard = turn.heard = Heard("inform", heard.confidence, heard.text, heard.ranking)
     unmistakable = set(found) - {"last_name"}  # a date or a ZIP; a "name" may be any words
-    if heard.wants_a_person() and reading.act is None and not unmistakable:
+    person = heard.wants_a_person() and not reading.in_words(heard.text)
+    if person and reading.act is None and not unmistakable:
         consequences.escalate_and_say(turn, EscalationReason.HUMAN_REQUESTED, heard.text)
         return
     if reading.act is not None or (reading.ask and not unmistakable):
@@ -179,13 +185,23 @@ def _unverified(turn: Turn) -> None:
     if not found and heard.is_("goodbye"):
         turn.say(texts.GOODBYE)
         return
-    if not found and (fresh or verification.interrupts(heard, state.asking, found)):
-        _interruption(turn, after_greeting=fresh)
+    aside = verification.aside(heard.text) if not found and not heard.payload else None
+    if not found and (fresh or aside or verification.interrupts(heard, state.asking, found)):
+        _interruption(turn, after_greeting=fresh, aside=aside)
         verification.ask_next(turn, again=not fresh)
         return
-    if not found:
-        verification.format_hint(turn)
+    if not found and verification.is_sentence(heard.text):
+        # A sentence, not a malformed fact ("never mind, I'll tell him to call you"): why the
+        # facts are asked, and the question again; no "letters only".
+        turn.say(texts.VERIFY_WHY)
+        verification.ask_next(turn, again=True)
         return
+    if not found:
+        if not verification.format_hint(turn):
+            # The same fact misread again and again: a person takes over (SPEC §7).
+            consequences.escalate_and_say(turn, EscalationReason.BOT_FAILURE, heard.text)
+        return
+    state.fallbacks = 0
     if verification.interrupts(heard, state.asking, found):
         # A request with facts in it: the facts count (they are unmistakable), a "name" read
         # out of the request does not.
@@ -210,16 +226,28 @@ def _continue_verification(turn: Turn) -> None:
         return
     if turn.state.confirming:
         return
+    if turn.reply.texts and turn.reply.texts[-1] in texts.FACT_QUESTIONS:
+        return  # already asked (after "no, that's not what I meant")
     verification.ask_next(turn, again=True)
 
 
-def _interruption(turn: Turn, *, after_greeting: bool = False) -> None:
+def _interruption(turn: Turn, *, after_greeting: bool = False, aside: str | None = None) -> None:
     """Something other than the fact asked for, before verification: answer what may be
     answered, keep a request for after verification. Right after the greeting, hellos and
-    "who is this" are already answered."""
+    "who is this" are already answered. `aside`: what the words say it is about, whatever the
+    classifier read (`verification.aside`)."""
     heard = turn.heard
     intent = heard.intent if heard.sure else None
     company = turn.company
+    if aside == "why":
+        turn.say(texts.VERIFY_WHY)
+        return
+    if aside == "legit":
+        turn.say(texts.VERIFY_LEGIT.format(company=company))
+        return
+    if aside == "pay" and intent not in REQUESTS:
+        intent = "ask_payment_options"
+        turn.heard = Heard(intent, 1.0, heard.text, heard.ranking, heard.entities)
     if after_greeting and intent in ("greet", "ask_who", "affirm"):
         return
     if intent in REQUESTS:
@@ -284,6 +312,9 @@ def _verified(turn: Turn, account: Account) -> None:
     if state.confirming and consequences.answer(turn):
         return
     reading = consequence(heard)
+    if state.expect == "hardship_offer" and {reading.act, *reading.ask} <= {"hardship", None}:
+        # The hardship review is the question on the table: hardship words answer it.
+        reading = Consequence()
     figures = proposed_terms(heard.text, turn.today) if not heard.payload else None
     in_negotiation = state.expect in NEGOTIATION_EXPECTS
     # Mid-negotiation, figures are an offer, and a plain refusal that only sounds like hardship
@@ -297,8 +328,16 @@ def _verified(turn: Turn, account: Account) -> None:
         and is_refusal(heard.text)
         and set(reading.ask) <= ({"hardship", "dispute"} if plain_no else {"hardship"})
     )
+    if state.expect == "summary" and is_refusal(heard.text) and reading.act == "hardship":
+        # "No, I can't do that, I have no income": a no to the plan on the table, however sure
+        # the hardship reading; a no to the most lenient plan leads to the review (SPEC §6).
+        reading, declined = Consequence(), True
     unsure_dispute = reading.act == "dispute" and plain_no
-    if heard.names_a_person and (reading.act is None or unsure_dispute):
+    if (
+        heard.names_a_person
+        and (reading.act is None or unsure_dispute)
+        and not reading.in_words(heard.text)
+    ):
         # "before I agree to anything I'd like to go over this with someone": the person asked
         # for, not a guessed consequence.
         consequences.escalate_and_say(turn, EscalationReason.HUMAN_REQUESTED, heard.text)
@@ -324,6 +363,20 @@ def _verified(turn: Turn, account: Account) -> None:
             state.fallbacks = 0
             return
         state.expect, state.pending = None, {}
+    subject = None if heard.payload or figures else topics.topic(heard.text)
+    if subject == "balance" and (not heard.sure or heard.intent in ("out_of_scope", "greet")):
+        # "OK SO HOW BAD IS IT MONEY WISE": the balance, asked in idiom.
+        heard = turn.heard = Heard("ask_balance", 1.0, heard.text, heard.ranking, heard.entities)
+    elif subject in topics.ANSWERS and heard.intent not in REASON_FOR_INTENT:
+        # "will this go on my credit report?", "can I mail a check?": answered, and what was
+        # on the table is asked again.
+        turn.say(topics.ANSWERS[subject])
+        if in_negotiation:
+            resume(turn, quiet=True)
+        else:
+            turn.say(texts.ANYTHING_ELSE, texts.HELP_MENU)
+            state.expect = "more"
+        return
     if in_negotiation and heard.is_(*QUESTIONS) and not figures and not heard.affirms():
         # A question mid-negotiation ("wait am i talking to a robot?") is answered and what was
         # on the table asked again: the summary in full, the terms question, the full offer.
@@ -338,6 +391,12 @@ def _verified(turn: Turn, account: Account) -> None:
             return
         if heard.intent not in REQUESTS and not heard.sure and state.expect != "summary":
             _not_understood(turn)
+            return
+        if heard.is_("out_of_scope"):
+            # An aside mid-negotiation ("are you open saturdays?"): said so, and what was on the
+            # table asked again, not dropped.
+            turn.say(texts.OUT_OF_SCOPE.format(company=turn.company))
+            resume(turn, quiet=True)
             return
     if state.expect == "options":
         state.expect = None

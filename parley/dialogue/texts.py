@@ -40,6 +40,15 @@ NO_CARDS = (
     "link instead."
 )
 NO_CARDS_UNVERIFIED = "For your security, please don't send card details here."
+CREDIT_REPORT = (
+    "I can't answer questions about credit reporting in this chat. A team member can: ask for "
+    "a person at any time."
+)
+PAY_BY_MAIL = (
+    "In this chat I can only take payments through the secure payment link I send (card or bank "
+    "account). To pay by check or money order, ask for a person and a team member will give "
+    "you the mailing details."
+)
 CLARIFY = "Sorry, I didn't quite get that. Could you say it another way?"
 HOW_CAN_I_HELP = "How can I help you today?"
 ANYTHING_ELSE = "Is there anything else I can help with?"
@@ -64,7 +73,14 @@ FORMAT_HINTS: Final[dict[str, str]] = {
     "date_of_birth": "Please give your date of birth as MM/DD/YYYY.",
     "zip_or_ssn4": "Please give your 5-digit ZIP code or the last 4 digits of your SSN.",
 }
+# Every way a fact is asked (so a question is never asked twice in one reply).
+FACT_QUESTIONS: Final = frozenset({*ASK_FACT.values(), *ASK_FACT_AGAIN.values()})
 VERIFY_FIRST = "I can help with that once I've verified your identity."
+VERIFY_LEGIT = (
+    "Fair question. I'm the automated assistant of {company}. I only ask for your last name, "
+    "date of birth and ZIP code (or SSN last 4), never a password, a full SSN or a card "
+    "number in this chat. You can ask for a person at any time."
+)
 VERIFY_WHY = (
     "I need to confirm I'm speaking with the right person before I can discuss an account "
     "matter. Reply whenever you're ready, or ask for a person at any time."
@@ -202,6 +218,13 @@ ASK_TERMS_END = "What could you pay, and how often?"
 ASK_TERMS = (
     ASK_TERMS_END + ' For example "$50 a month", "6 payments" or "$200 now and the rest monthly".'
 )
+# "let's do monthly payments": the frequency is said, the amount is asked (never invented).
+ASK_AMOUNT_END = "How much could you pay each time?"
+ASK_AMOUNT: Final[dict[str, str]] = {
+    "weekly": "Sure, weekly payments. " + ASK_AMOUNT_END + ' For example "$40 a week".',
+    "biweekly": "Sure, payments every two weeks. " + ASK_AMOUNT_END + ' For example "$75".',
+    "monthly": "Sure, monthly payments. " + ASK_AMOUNT_END + ' For example "$100 a month".',
+}
 ASK_TERMS_AFTER_NO = "No problem. " + ASK_TERMS
 ASK_TERMS_AGAIN = "Okay. " + ASK_TERMS
 SUGGEST_PLAN = "Suggest a plan"
@@ -280,7 +303,7 @@ ASKS: Final[dict[str, tuple[str, ...]]] = {
         FORMAT_HINTS["zip_or_ssn4"],
     ),
     "offer_full": (OFFER_FULL_END,),
-    "ask_terms": (ASK_TERMS_END, "a monthly payment, or one payment?"),
+    "ask_terms": (ASK_TERMS_END, "a monthly payment, or one payment?", ASK_AMOUNT_END),
     "summary": (CONFIRM_SUMMARY, PROMISE_CONFIRM, DUE_DATE_CONFIRM),
     "confirm": tuple(CONFIRM.values()) + (HARDSHIP_OFFER,),
     "choose": (CHOOSE, DISPUTE_WHICH),
@@ -300,6 +323,7 @@ PRE_VERIFICATION: tuple[str, ...] = (
     HELLO_AGAIN,
     OK,
     VERIFY_FIRST,
+    VERIFY_LEGIT,
     VERIFY_WHY,
     VERIFY_FAILED,
     VERIFY_LOCKED,

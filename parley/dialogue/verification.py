@@ -54,7 +54,25 @@ SENTENCE_WORDS: Final = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 ).union(_SHORTHAND)
 # Greetings however many letters are typed ("heyyy", "hiii", "helloo").
-_GREETING = re.compile(r"^(?:h+e+y+|h+i+|h+e+l+o+|y+o+|s+u+p+|o+l+a+|h+o+l+a+)$")
+_GREETING = re.compile(
+    r"^(?:h+e+y+|h+i+|h+e+l+o+|y+o+|s+u+p+|o+l+a+|h+o+l+a+|w+h?a+[sz]+u+p+|w+h?a+t+s+u+p+)$"
+)
+# Said instead of the fact asked for, before verification (whatever the classifier made of it):
+# why the facts are needed, whether this is genuine, or a wish to pay (kept for afterwards).
+_ASKS_WHY = re.compile(
+    r"\bwhy\b.{0,30}\b(?:need|want|ask\w*|have to|must|give|tell)\b|"
+    r"\bwhat (?:do|would) (?:you|u) need (?:it|that|this|my \w+) for\b",
+    re.I,
+)
+_ASKS_LEGIT = re.compile(
+    r"\blegit\w*|\bscam\w*|\bphishing\b|\bhow (?:do|can|would) i (?:know|tell|be sure|trust)\b|"
+    r"\bprove\b|\bis this (?:real|for real|genuine|a real)",
+    re.I,
+)
+_WANTS_TO_PAY = re.compile(
+    r"\b(?:pay(?:ing)?|payments?|plan|settle\w*|installments?|instalments?)\b(?!\s*(?:stub|check))",
+    re.I,
+)
 # Never taken for a surname, however it is typed: the consequences and a request for a person.
 HARD_INTERRUPTS: Final = frozenset({*CONSEQUENTIAL, "request_human"})
 _LETTERS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
@@ -176,6 +194,45 @@ def take_answer(turn: Turn, found: dict[str, str]) -> VerificationResult | None:
     return result
 
 
-def format_hint(turn: Turn) -> None:
-    asking = turn.state.asking or fact_order(turn)[0]
+def aside(text: str) -> str | None:
+    """What a message typed instead of the fact asked for is about, read from its words: "why"
+    (why the facts are needed), "legit" (whether this is genuine), "pay" (a wish to pay),
+    else None. A surname never has these words."""
+    if _ASKS_WHY.search(text):
+        return "why"
+    if _ASKS_LEGIT.search(text):
+        return "legit"
+    if len(_LETTERS.findall(text)) > 2 and wants_to_pay(text):
+        return "pay"
+    return None
+
+
+def is_sentence(text: str) -> bool:
+    """Three words or more, one of them a word of a sentence ("never mind, I'll tell him to
+    call you"): never a malformed surname, date or ZIP."""
+    if re.search(r"\d", text):
+        return False  # "g4rc1a", "3/14/85 i think": a malformed fact
+    words = [w.lower() for w in _LETTERS.findall(text)]
+    return len(words) >= 3 and any(w in SENTENCE_WORDS for w in words)
+
+
+def wants_to_pay(text: str) -> bool:
+    """The words speak of paying ("i want to start paying this down")."""
+    return _WANTS_TO_PAY.search(text) is not None
+
+
+# The format hint given this many times in a row, a person takes over (never a loop).
+MAX_HINTS: Final = 3
+
+
+def format_hint(turn: Turn) -> bool:
+    """The fact's format, once more; False when that was said `MAX_HINTS` times in a row
+    already (the caller hands over to a person)."""
+    state = turn.state
+    state.fallbacks += 1
+    if state.fallbacks >= MAX_HINTS:
+        state.fallbacks = 0
+        return False
+    asking = state.asking or fact_order(turn)[0]
     turn.reply.say(texts.FORMAT_HINTS[asking])
+    return True

@@ -81,7 +81,8 @@ _DISPUTE_KINDS: Final = (
     (
         "not_mine",
         re.compile(
-            r"not (?:my|mine)|isn'?t (?:my|mine)|never (?:had|have|opened|signed|bought|heard)|"
+            r"not (?:even |really |actually )?(?:my|mine)|isn'?t (?:even |really |actually )?"
+            r"(?:my|mine)|never (?:had|have|opened|signed|bought|heard)|"
             r"don'?t (?:recogni[sz]e|know)|do not (?:recogni[sz]e|owe)|don'?t owe|owe nothing|"
             r"not me\b|wrong person|not from me|scam|(?:my )?(?:cousin|brother|sister|dad|father|"
             r"mom|mother|son|daughter)'?s\b",
@@ -96,7 +97,10 @@ _DISPUTE_KINDS: Final = (
 _STATED_KINDS: Final = (
     ("wrong_amount", re.compile(r"amount is (?:wrong|incorrect|not right)|wrong amount", re.I)),
     ("already_paid", re.compile(r"already paid|paid (?:it|this) (?:off|in full)", re.I)),
-    ("not_mine", re.compile(r"\b(?:not|isn'?t) (?:my debt|mine)\b", re.I)),
+    (
+        "not_mine",
+        re.compile(r"\b(?:not|isn'?t) (?:even |really |actually )?(?:my debt|mine)\b", re.I),
+    ),
 )
 
 

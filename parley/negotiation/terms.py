@@ -413,15 +413,31 @@ def proposed_terms(text: str, today: date) -> DebtorOffer | None:
     return offer
 
 
+# "I can't start until the 20th", "not before Jan 5": a later start, not a refusal.
+_LATER_START = re.compile(
+    r"\b(?:(?:i\s+)?(?:can'?t|cant|cannot|can not|won'?t|wont|couldn'?t|unable to|not able to)\s+"
+    r"(?:start|begin|pay|make (?:a |the |any )?payments?|do (?:it|that|anything))"
+    r"(?:\s+(?:paying|payments?|it|that|anything))?\s+(?:until|till|til|'?til|before)|"
+    r"not\s+(?:until|till|til|before))\b",
+    re.I,
+)
+
+
+def later_start(text: str) -> str:
+    """The message with "can't start until X" said as "starting X" (what it offers)."""
+    return _LATER_START.sub("starting", text.replace("\u2019", "'"))
+
+
 def is_refusal(text: str) -> bool:
-    """Whether the message says no to what was offered ("I can't pay all that")."""
-    return _REFUSAL.search(text.replace("\u2019", "'")) is not None
+    """Whether the message says no to what was offered ("I can't pay all that"); "I can't
+    start until the 20th" is a later start, not a no."""
+    return _REFUSAL.search(later_start(text)) is not None
 
 
 def without_refusals(text: str) -> str:
     """The message with every refused clause taken out ("no, I can't do 50, maybe 30" gives
     ", maybe 30"): what is left may still hold the debtor's own terms."""
-    plain = text.replace("\u2019", "'")
+    plain = later_start(text)
     out: list[str] = []
     position = 0
     for refusal in _REFUSAL.finditer(plain):

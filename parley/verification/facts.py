@@ -22,9 +22,21 @@ _SSN4_SPAN = re.compile(r"(?<![\d-])\d{4}(?![\d-])")
 # Words around a name that are not the name ("my last name is ...", "it's ...", "DOB").
 _FILLER = re.compile(
     r"\b(?:my|the|last|family|sur|first|full|name'?s?|names|surname|is|it'?s|its|it|was|this|"
-    r"i'?m|im|i|am|called|ok(?:ay)?|sure|yes|yeah|yep|hi|hello|hey|thanks|thank|you|please|pls|"
+    r"i'?m|im|i|am|called|that'?s|thats|ok(?:ay)?|sure|yes|yeah|yep|hi|hello|hey|thanks|thank|you|please|pls|"
     r"and|dob|date|of|birth|born|on|zip|code|postal|ssn|social|security|number|last4|four|"
     r"digits?|here|in|lives?|at)\b",
+    re.IGNORECASE,
+)
+# "my last name is Farrow, first name Dana": the first name said alongside is not the surname.
+_GIVEN_NAME = re.compile(
+    r"[,;]?\s*\b(?:and\s+)?(?:my\s+)?(?:first|given|christian)\s+name\s*(?:is|'s|:|=)?\s*"
+    r"[^\W\d_]+(?:['’\-][^\W\d_]+)?",
+    re.IGNORECASE,
+)
+# "farow... sorry farrow", "smtih i mean smith", "garica* garcia": what follows the correction.
+_CORRECTION = re.compile(
+    r"(?:\.{2,}|[,;:!-])?\s*\b(?:sorry|oops|i mean|i meant|my bad|correction|typo|no wait|"
+    r"wait|actually)\b[\s,.:!-]*|\s\*\s*|\*\s+",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[^\W\d_]+(?:['’.\-][^\W\d_]+)*\.?$")
@@ -103,7 +115,9 @@ def extract_last_name(rest: str) -> str | None:
     "my last name is O'Brien" gives "O'Brien"; anything with digits or too many words is not a
     name, so the debtor is asked again rather than checked against a garbled value.
     """
-    cleaned = _FILLER.sub(" ", rest)
+    corrected = _CORRECTION.split(rest)[-1] if _CORRECTION.search(rest) else rest
+    corrected = re.sub(r"\([^)]*\)", " ", corrected)  # "okonkwo (that's my surname)"
+    cleaned = _FILLER.sub(" ", _GIVEN_NAME.sub(" ", corrected))
     words = [word.strip(' ,;:!?"()') for word in cleaned.split()]
     words = [word for word in words if word and word not in {"-", "'", "."}]
     if not words or len(words) > MAX_NAME_WORDS:

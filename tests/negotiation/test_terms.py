@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from parley.negotiation.terms import DebtorOffer, normalize, parse_offer
+from parley.negotiation.terms import (
+    DebtorOffer,
+    is_refusal,
+    normalize,
+    parse_offer,
+    proposed_terms,
+)
 
 TODAY = date(2024, 1, 31)  # a Wednesday, the last day of a month, in a leap year
 FRI = date(2024, 2, 2)
@@ -163,3 +169,22 @@ def test_normalize_expands_shorthand_and_number_words() -> None:
     assert normalize("cn u do fifty/mo") == "cn u do 50/month"
     assert normalize("40 evry 2 wks") == "40 every 2 weeks"
     assert normalize("every other week") == "every 2 weeks"
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("100 a month but i cant start until the 20th", date(2024, 2, 20)),
+        ("50 a month, not until the 15th", date(2024, 2, 15)),
+        ("$80 monthly, can't begin payments before the 10th", date(2024, 2, 10)),
+    ],
+)
+def test_a_later_start_is_no_refusal(text: str, first: date) -> None:
+    assert not is_refusal(text)
+    terms = proposed_terms(text, TODAY)
+    assert terms is not None and terms.first_date == first and terms.frequency == "monthly"
+
+
+def test_a_refusal_is_still_a_refusal() -> None:
+    assert is_refusal("i cant pay that much")
+    assert is_refusal("no way, can't do it")

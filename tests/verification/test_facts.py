@@ -42,3 +42,21 @@ def test_the_year_of_a_date_is_never_an_ssn4() -> None:
 @pytest.mark.parametrize("text", ["", "12 34", "a b c d e f", "idk 123"])
 def test_not_a_name(text: str) -> None:
     assert extract_last_name(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my last name is farrow, first name dana", "farrow"),
+        ("first name dana, last name farrow", "farrow"),
+        ("farrow and my first name is dana", "farrow"),
+        ("farow... sorry farrow", "farrow"),
+        ("smtih i mean smith", "smith"),
+        ("garica* garcia", "garcia"),
+        ("okonkwo (thats my surname)", "okonkwo"),
+        ("garcia thats my last name", "garcia"),
+        ("Thatcher", "Thatcher"),
+    ],
+)
+def test_the_surname_said_with_the_first_name_or_a_correction(text: str, name: str) -> None:
+    assert extract_last_name(text) == name
