@@ -41,8 +41,8 @@ NO_CARDS = (
 )
 NO_CARDS_UNVERIFIED = "For your security, please don't send card details here."
 CREDIT_REPORT = (
-    "I can't answer questions about credit reporting in this chat. A team member can: ask for "
-    "a person at any time."
+    "I can't answer questions about how this account is reported in this chat. A team member "
+    "can: ask for a person at any time."
 )
 PAY_BY_MAIL = (
     "In this chat I can only take payments through the secure payment link I send (card or bank "
