@@ -40,6 +40,37 @@ MONTH = (
     + r")"
 )
 ORDINAL = r"(?:st|nd|rd|th)?"
+_ORDINAL_WORDS = (
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+)
+# "January thirtieth", "the fourteenth of march": a day of the month in words, as ordinals.
+DAY_WORDS: dict[str, int] = {word: number for number, word in enumerate(_ORDINAL_WORDS, 1)}
+DAY_WORDS |= {"twentieth": 20, "thirtieth": 30}
+for _tens, _base in (("twenty", 20), ("thirty", 30)):
+    for _unit, _word in enumerate(_ORDINAL_WORDS[: 9 if _base == 20 else 1], 1):
+        for _joint in ("-", " ", ""):
+            DAY_WORDS[f"{_tens}{_joint}{_word}"] = _base + _unit
+_DAY_WORD = "|".join(sorted((w.replace(" ", r"\s+") for w in DAY_WORDS), key=len, reverse=True))
+# A day of the month: digits (with an ordinal suffix) or an ordinal word.
+_DAY = rf"((?<!\d)\d{{1,2}}(?={ORDINAL}\b|\D|$)|\b(?:{_DAY_WORD})\b)"
 _SEP = r"[-/.\s]"
 _YEAR = r"(\d{4}|\d{2})"
 
@@ -51,13 +82,11 @@ _PATTERNS: tuple[tuple[Shape, re.Pattern[str]], ...] = (
     ("numeric", re.compile(rf"(?<!\d)(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}{_YEAR}(?!\d)")),
     (
         "day_month",
-        re.compile(
-            rf"(?<!\d)(\d{{1,2}}){ORDINAL}\s*(?:of\s+)?({MONTH})\b\.?(?:,?\s*{_YEAR}(?!\d))?"
-        ),
+        re.compile(rf"{_DAY}{ORDINAL}\s*(?:of\s+)?({MONTH})\b\.?(?:,?\s*{_YEAR}(?!\d))?"),
     ),
     (
         "month_day",
-        re.compile(rf"\b({MONTH})\b\.?\s*(\d{{1,2}}){ORDINAL}\b(?:,?\s*{_YEAR}(?!\d))?"),
+        re.compile(rf"\b({MONTH})\b\.?\s*(?:the\s+)?{_DAY}{ORDINAL}\b(?:,?\s*{_YEAR}(?!\d))?"),
     ),
     ("month_slash_day", re.compile(r"(?<![\d$.,/])\b(\d{1,2})/(\d{1,2})\b(?!/)")),
     ("compact", re.compile(r"(?<!\d)(\d{8}|\d{6})(?!\d)")),
@@ -94,6 +123,12 @@ def month_number(word: str) -> int | None:
     return None
 
 
+def _day_number(written: str) -> int:
+    if written.isdigit():
+        return int(written)
+    return DAY_WORDS[" ".join(written.split())]
+
+
 def _valid(month: int, day: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31
 
@@ -113,11 +148,13 @@ def _mentions(shape: Shape, match: re.Match[str]) -> Iterator[DateMention]:
     elif shape == "day_month":
         month = month_number(groups[1])
         if month is not None:
-            yield DateMention(start, end, shape, month, int(groups[0]), groups[2])
+            yield DateMention(start, end, shape, month, _day_number(groups[0]), groups[2])
     elif shape == "month_day":
         month = month_number(groups[0])
-        if month is not None:
-            yield DateMention(start, end, shape, month, int(groups[1]), groups[2])
+        worded = not groups[1].isdigit()
+        if month is not None and not (worded and month == 5 and groups[2] is None):
+            # "may first" without a year is more often "I may first ..." than the 1st of May.
+            yield DateMention(start, end, shape, month, _day_number(groups[1]), groups[2])
     elif shape == "month_slash_day":
         yield DateMention(start, end, shape, int(groups[0]), int(groups[1]), None)
     else:  # compact

@@ -99,7 +99,7 @@ def answer(turn: Turn) -> bool:
     sub_reason = heard.entities.get("sub_reason")
     # "No, I already paid it" to "are you saying this isn't your debt, ...?" names a dispute.
     names_kind = "dispute" in intents and dispute_kind(heard.text) != "other"
-    if heard.denies() and not names_kind:
+    if (heard.denies() or heard.leads_with_no()) and not names_kind:
         # "No, no bankruptcy. Just a payment plan.": a no first, whatever the words name.
         turn.say(texts.NOT_CONSEQUENCE)
         account = turn.account

@@ -73,6 +73,26 @@ _NO_OPENER = re.compile(
     r"^\W*(?:not (?:now|today|right now|yet|at the moment)|maybe later|i'?ll get back to you)\b",
     re.I,
 )
+# "no keep texting me, i was just thinking": a no that opens a reply without a comma. Not "no
+# more texts", "no contact", and not when the rest asks to stop all the same ("no don't").
+_LEADING_NO = re.compile(
+    r"^\W*(?:no+|nope|nah|naw)\b(?!\W*(?:more|further|longer|contact|calls?|texts?|"
+    r"messages?|emails?)\b)",
+    re.I,
+)
+_STILL_STOP = re.compile(
+    r"\b(?:stop|quit|don'?t|dont|do not|leave me alone|no more|cease|lose (?:my|this) number)\b",
+    re.I,
+)
+# "stop, let me think a sec", "hold on", "give me a minute": a pause, not a request to stop.
+_PAUSE = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|um+|hmm+|wait|stop|hold on|hang on|one (?:sec|second|moment|min))\W+)*"
+    r"(?:let me|lemme|i need to|i have to|i gotta|gotta|give me|gimme|i(?:'| a)?m gonna)\s+"
+    r"(?:a\s+|some\s+)?(?:think|sec|second|minute|min|moment|time|check|look|find|grab|get)\b|"
+    r"^\W*(?:wait|stop|hold on|hang on)\W+(?:a\s+|one\s+)?(?:sec|second|minute|min|moment)\b|"
+    r"^\W*(?:one|1|a) (?:sec|second|moment|min|minute)\W*$|^\W*(?:hold on|hang on|wait)\W*$",
+    re.I,
+)
 _GIBBERISH_ROWS: Final = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _SHORTHAND: Final = frozenset(
     """
@@ -226,6 +246,20 @@ class Heard:
             return self.intent == "deny"
         text = self.text.replace("\u2019", "'")
         return self.is_("deny") or bool(_NO_ONLY.match(text) or _NO_OPENER.match(text))
+
+    def pauses(self) -> bool:
+        """A pause in the conversation ("stop, let me think a sec", "hold on", "give me a
+        minute to check my account"): nothing is asked for, refused or agreed."""
+        return not self.payload and _PAUSE.search(self.text.replace("\u2019", "'")) is not None
+
+    def leads_with_no(self) -> bool:
+        """A reply to a yes/no question that opens with a no and asks for nothing it refused
+        ("no keep texting me, i was just thinking"): a no, whatever the classifier reads."""
+        if self.payload:
+            return self.intent == "deny"
+        text = self.text.replace("\u2019", "'")
+        opener = _LEADING_NO.match(text)
+        return opener is not None and not _STILL_STOP.search(text[opener.end() :])
 
     @property
     def gibberish(self) -> bool:

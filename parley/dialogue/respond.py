@@ -163,17 +163,59 @@ def _unverified(turn: Turn) -> None:
         _continue_verification(turn)
         return
     found = verification.read_facts(turn, heard)
+    if (
+        fresh
+        and set(found) == {"last_name"}
+        and not verification.named_surname(heard, found)
+        and not verification.is_one_word_surname(heard.text)
+    ):
+        # The first text of a conversation ("hiii is this abt my gym thing") answers no
+        # question: nobody has asked for a surname yet ("Garcia 03/14/1985 94107" still
+        # counts: a name beside the other facts is an answer).
+        del found["last_name"]
     reading = consequence(heard)
+    if (
+        verification.echoed(turn)
+        and state.asking not in found
+        and not heard.payload
+        and not reading.in_words(heard.text)
+        and not heard.wants_a_person()
+    ):
+        # The same message to the same question again: not played again the same way. A
+        # sentence ("I don't want to give out his information without asking him") is left
+        # there, with the door open; a malformed fact gets its format (after MAX_HINTS, a
+        # person) instead of the same reply.
+        if verification.is_sentence(heard.text) and not (heard.sure and heard.intent in REQUESTS):
+            turn.say(texts.COME_BACK_ANY_TIME)
+            return
+        if not verification.format_hint(turn):
+            consequences.escalate_and_say(turn, EscalationReason.BOT_FAILURE, heard.text)
+        return
+    if not found and heard.pauses():
+        turn.say(texts.TAKE_YOUR_TIME)  # "hold on, let me find the letter"
+        verification.ask_next(turn, again=True)
+        return
     if found and reading.ask == ("wrong_number",) and not reading.in_words(heard.text):
         # "brenan.. sorry, Brennan": the fact asked for, with a "sorry" the classifier reads
         # as "sorry, wrong number". The words claim no wrong number: it is the answer.
         reading = Consequence()
         heard = turn.heard = Heard("inform", heard.confidence, heard.text, heard.ranking)
-    unmistakable = set(found) - {"last_name"}  # a date or a ZIP; a "name" may be any words
+    # A date or a ZIP; a "name" may be any words, unless they say it is one ("my last name is").
+    unmistakable = set(found) - ({"last_name"} - verification.named_surname(heard, found))
     person = heard.wants_a_person() and not reading.in_words(heard.text)
     if person and reading.act is None and not unmistakable:
         consequences.escalate_and_say(turn, EscalationReason.HUMAN_REQUESTED, heard.text)
         return
+    if (
+        reading.ask
+        and state.asking == "last_name"
+        and "last_name" in found
+        and verification.is_one_word_surname(heard.text)
+        and not reading.in_words(heard.text)
+    ):
+        # "montes" read as 0.25 dispute: one unknown word at the surname question is the
+        # surname; asking "are you saying ...?" about it would only loop.
+        reading = Consequence()
     if reading.act is not None or (reading.ask and not unmistakable):
         # "quit texting this number" is a request to stop, never the surname "quit texting".
         consequences.handle(turn, reading)
@@ -206,7 +248,8 @@ def _unverified(turn: Turn) -> None:
         # A request with facts in it: the facts count (they are unmistakable), a "name" read
         # out of the request does not.
         _interruption(turn, after_greeting=fresh)
-        found.pop("last_name", None)
+        if "last_name" not in unmistakable:
+            found.pop("last_name", None)
         if not found:
             verification.ask_next(turn, again=True)
             return
@@ -239,6 +282,9 @@ def _interruption(turn: Turn, *, after_greeting: bool = False, aside: str | None
     heard = turn.heard
     intent = heard.intent if heard.sure else None
     company = turn.company
+    if aside == "someone_else":
+        turn.say(texts.VERIFY_HOLDER_ONLY)
+        return
     if aside == "why":
         turn.say(texts.VERIFY_WHY)
         return
@@ -322,6 +368,13 @@ def _verified(turn: Turn, account: Account) -> None:
     # no to the most lenient plan leads to the hardship review anyway (SPEC §6).
     # The same for a refusal the classifier half-reads as a dispute, when its words name no kind
     # of dispute ("that is still more than I can manage, any flexibility?").
+    if heard.pauses() and not figures:
+        # "stop, let me think a sec": nothing asked for, refused or agreed; what was on the
+        # table stays there.
+        turn.say(texts.TAKE_YOUR_TIME_OFFER if in_negotiation else texts.TAKE_YOUR_TIME)
+        if in_negotiation:
+            resume(turn, quiet=True)
+        return
     plain_no = dispute_kind(heard.text) == "other"
     declined = (
         in_negotiation

@@ -13,7 +13,10 @@ table) is in its events (`parley.negotiation.dialogue`); this holds the rest:
   for, the hardship-review offer, a due-date change, ...), so it binds to the pending question;
 - `fallbacks`: turns in a row the assistant could not understand (twice: a person);
 - `pending`: details of the question pending (an amount whose kind was asked, a new due date);
-- `expired`: the verified session ran out since the last message (verify again).
+- `expired`: the verified session ran out since the last message (verify again);
+- `echo` / `echoes`: a digest of the last message before verification and the question it
+  answered, and how many times in a row the same words came back to the same question (a
+  loop is broken, never played again: `parley.dialogue.verification.echoed`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class DialogueState:
     pending: dict[str, Any] = field(default_factory=dict)
     # Set by the gateway when a verified session ran out (SPEC §4): say so, verify again.
     expired: bool = False
+    echo: str | None = None
+    echoes: int = 0
 
     @classmethod
     def of(cls, conversation: Conversation) -> DialogueState:
@@ -65,6 +70,7 @@ class DialogueState:
 
     def forget_verification(self) -> None:
         self.asking, self.facts = None, {}
+        self.echo, self.echoes = None, 0
 
 
 def reset(conversation: Conversation, *, expired: bool = False) -> None:

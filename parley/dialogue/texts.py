@@ -32,6 +32,7 @@ BOT_CHALLENGE = (
     "I'm an automated assistant for {company}. You can ask for a person at any time, just type "
     '"agent".'
 )
+COME_BACK_ANY_TIME = "No problem. You can message us here any time to continue."
 GOODBYE = "Thanks for your time. You can message us here any time."
 WELCOME = "You're welcome!"
 OUT_OF_SCOPE = "Sorry, I can only help with your account matter with {company}."
@@ -54,6 +55,8 @@ HOW_CAN_I_HELP = "How can I help you today?"
 ANYTHING_ELSE = "Is there anything else I can help with?"
 HELLO_AGAIN = "Hello!"
 OK = "Okay."
+TAKE_YOUR_TIME = "Take your time."
+TAKE_YOUR_TIME_OFFER = "Take your time: nothing is set up until you say yes."
 
 # --- verification (SPEC §4) ------------------------------------------------------------------
 
@@ -75,6 +78,10 @@ FORMAT_HINTS: Final[dict[str, str]] = {
 }
 # Every way a fact is asked (so a question is never asked twice in one reply).
 FACT_QUESTIONS: Final = frozenset({*ASK_FACT.values(), *ASK_FACT_AGAIN.values()})
+VERIFY_HOLDER_ONLY = (
+    "I can only discuss an account with the account holder. If they're with you, they can "
+    "answer the questions here themselves."
+)
 VERIFY_FIRST = "I can help with that once I've verified your identity."
 VERIFY_LEGIT = (
     "Fair question. I'm the automated assistant of {company}. I only ask for your last name, "

@@ -10,6 +10,8 @@ as soon as they are read, so the plain values live only in this turn's memory.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from typing import Final
 
@@ -18,7 +20,7 @@ from parley.dialogue.heard import CONSEQUENTIAL, Heard
 from parley.dialogue.turn import Turn
 from parley.verification.check import VerificationResult, check_identity
 from parley.verification.factors import parse_zip, seal
-from parley.verification.facts import extract_facts, extract_last_name
+from parley.verification.facts import extract_facts, extract_last_name, names_the_surname
 
 # Intents that are plainly answers (or may be): anything else read with confidence interrupts.
 ANSWER_INTENTS: Final = frozenset({"inform", "nlu_fallback"})
@@ -67,6 +69,21 @@ _ASKS_WHY = re.compile(
 _ASKS_LEGIT = re.compile(
     r"\blegit\w*|\bscam\w*|\bphishing\b|\bhow (?:do|can|would) i (?:know|tell|be sure|trust)\b|"
     r"\bprove\b|\bis this (?:real|for real|genuine|a real)",
+    re.I,
+)
+_RELATIVE = (
+    r"(?:husband|wife|hubby|spouse|son|daughter|kid|child|mom|mum|mother|dad|father|parent|"
+    r"partner|boyfriend|girlfriend|fianc[eé]e?|brother|sister|grandson|granddaughter|grandma|"
+    r"grandmother|grandpa|grandfather|aunt|uncle|nephew|niece|cousin|friend|roommate|tenant)"
+)
+# Someone writing for the debtor ("I'm writing on behalf of my husband", "it's my mom's
+# account"): nothing about the account is theirs to hear (FDCPA §805(b)).
+_FOR_SOMEONE_ELSE = re.compile(
+    r"\bon behalf of\b|"
+    rf"\b(?:writing|texting|messaging|asking|contacting you|here) for my {_RELATIVE}\b|"
+    rf"\bmy {_RELATIVE}(?:'s|s| s) (?:account|debt|bill|loan|card|name)\b|"
+    r"\b(?:it'?s|its|this is|that'?s|thats) (?:his|her|their) (?:account|debt|bill|loan)\b|"
+    rf"\bmy {_RELATIVE} (?:asked|wants|wanted|told) me to\b",
     re.I,
 )
 _WANTS_TO_PAY = re.compile(
@@ -148,10 +165,17 @@ def read_facts(turn: Turn, heard: Heard) -> dict[str, str]:
     if facts.zip_or_ssn4 is not None and "zip_or_ssn4" in required:
         found["zip_or_ssn4"] = facts.zip_or_ssn4
     if turn.state.asking == "last_name" and "last_name" in required and "?" not in heard.text:
-        name = extract_last_name(facts.rest)
+        others = facts.dob is not None or facts.zip_or_ssn4 is not None
+        name = extract_last_name(facts.rest, with_other_facts=others)
         if name is not None and is_name_like(name):
             found["last_name"] = name
     return found
+
+
+def named_surname(heard: Heard, found: dict[str, str]) -> set[str]:
+    """{"last_name"} when the surname found was introduced as one ("hello, this is Gordon now.
+    My last name is Mackey."): then it counts whatever else the message is read as."""
+    return {"last_name"} if "last_name" in found and names_the_surname(heard.text) else set()
 
 
 def sealed(turn: Turn, found: dict[str, str]) -> dict[str, str]:
@@ -195,9 +219,12 @@ def take_answer(turn: Turn, found: dict[str, str]) -> VerificationResult | None:
 
 
 def aside(text: str) -> str | None:
-    """What a message typed instead of the fact asked for is about, read from its words: "why"
-    (why the facts are needed), "legit" (whether this is genuine), "pay" (a wish to pay),
-    else None. A surname never has these words."""
+    """What a message typed instead of the fact asked for is about, read from its words:
+    "someone_else" (written for the debtor by someone else), "why" (why the facts are needed),
+    "legit" (whether this is genuine), "pay" (a wish to pay), else None. A surname never has
+    these words."""
+    if _FOR_SOMEONE_ELSE.search(text):
+        return "someone_else"
     if _ASKS_WHY.search(text):
         return "why"
     if _ASKS_LEGIT.search(text):
@@ -219,6 +246,20 @@ def is_sentence(text: str) -> bool:
 def wants_to_pay(text: str) -> bool:
     """The words speak of paying ("i want to start paying this down")."""
     return _WANTS_TO_PAY.search(text) is not None
+
+
+def echoed(turn: Turn) -> bool:
+    """The same words again, to the same question, as last time ("Farrow, and my birthday is
+    9/23/79" each time the surname is asked): whatever made the answer not count will not
+    change by itself. Only a keyed digest of the words is kept (they may hold facts, so it is
+    keyed like the factors' hashes), and only until the facts are checked."""
+    state = turn.state
+    words = " ".join(re.findall(r"\w+", turn.heard.text.lower()))
+    key = turn.settings.secret_key.encode()
+    digest = hmac.new(key, f"{state.asking}|{words}".encode(), hashlib.sha256).hexdigest()[:16]
+    state.echoes = state.echoes + 1 if digest == state.echo else 0
+    state.echo = digest
+    return state.echoes > 0
 
 
 # The format hint given this many times in a row, a person takes over (never a loop).

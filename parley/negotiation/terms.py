@@ -94,6 +94,7 @@ class _Amount(_Found):
 class _Date(_Found):
     day: date
     now: bool = False
+    recurring: bool = False  # the weekday of "every (other) friday": a start only if alone
 
 
 @dataclass
@@ -160,20 +161,25 @@ def _weekday_index(word: str) -> int:
     return next(i for i, name in enumerate(_WEEKDAYS) if name.startswith(word[:3]))
 
 
-def _find_dates(text: str, today: date, taken: list[_Found]) -> tuple[list[_Date], bool]:
-    """Dates in the text; also whether "every <weekday>" made it a weekly offer."""
+def _find_dates(
+    text: str, today: date, taken: list[_Found]
+) -> tuple[list[_Date], Frequency | None]:
+    """Dates in the text; also the frequency "every <weekday>" (weekly) or "every other
+    <weekday>" (biweekly) said."""
     found: list[_Date] = []
-    weekly = False
+    recurring: Frequency | None = None
 
     def free(start: int, end: int) -> bool:
         return all(end <= t.start or start >= t.end for t in [*taken, *found])
 
-    def add(m: re.Match[str] | DateMention, day: date | None, now: bool = False) -> None:
+    def add(
+        m: re.Match[str] | DateMention, day: date | None, now: bool = False, every: bool = False
+    ) -> None:
         start, end = (m.start, m.end) if isinstance(m, DateMention) else (m.start(), m.end())
         if free(start, end):
             taken.append(_Found(start, end))
             if day is not None:
-                found.append(_Date(start, end, day, now))
+                found.append(_Date(start, end, day, now, every))
 
     # Calendar dates, in the one date grammar; a past one is a birth date, not a payment date.
     for mention in find_dates(text, shapes=_PAYMENT_SHAPES):
@@ -186,17 +192,24 @@ def _find_dates(text: str, today: date, taken: list[_Found]) -> tuple[list[_Date
             exact = mention.with_year(year + 2000 if year < 100 else year)
             day = exact if exact is not None and exact >= today else None
         add(mention, day)
-    for m in re.finditer(r"\b(?:the\s+)?(\d{1,2})(st|nd|rd|th)\b|\bon\s+the\s+(\d{1,2})\b", text):
+    for m in re.finditer(
+        r"(?<!every )(?<!each )\b(?:the\s+)?(\d{1,2})(st|nd|rd|th)\b|\bon\s+the\s+(\d{1,2})\b",
+        text,
+    ):
         dom = int(m.group(1) or m.group(3))
         if 1 <= dom <= 31:
             add(m, _next_day_of_month(today, dom))
     for m in re.finditer(
-        r"\b(?:(every|each)\s+|(next|this|on|by|coming)\s+)?(?:" + _WEEKDAY + ")", text
+        r"\b(?:(every|each)\s+(?:(other|2nd|second)\s+)?|(next|this|on|by|coming)\s+)?(?:"
+        + _WEEKDAY
+        + ")",
+        text,
     ):
-        word = m.group(3) or m.group(4)
-        if m.group(1):
-            weekly = True
-        add(m, _next_weekday(today, _weekday_index(word), strictly_after=m.group(2) == "next"))
+        word = m.group(4) or m.group(5)
+        if m.group(1) and recurring is None:
+            recurring = "biweekly" if m.group(2) else "weekly"
+        day = _next_weekday(today, _weekday_index(word), strictly_after=m.group(3) == "next")
+        add(m, day, every=m.group(1) is not None)
     for m in re.finditer(r"\bin\s+(\d{1,3})\s+(days?|weeks?|months?)\b", text):
         n, unit = int(m.group(1)), m.group(2)
         if unit.startswith("day"):
@@ -215,7 +228,7 @@ def _find_dates(text: str, today: date, taken: list[_Found]) -> tuple[list[_Date
         add(m, today + timedelta(days=1))
     for m in re.finditer(r"\b(?:" + _NOW + r")\b", text):
         add(m, today, now=True)
-    return found, weekly
+    return found, recurring
 
 
 def _find_frequencies(text: str, taken: list[_Found]) -> list[_Freq]:
@@ -315,8 +328,8 @@ def parse_offer(text: str, today: date) -> DebtorOffer | None:
     )
 
     frequency: Frequency | None = frequencies[0].frequency if frequencies else None
-    if every_weekday and frequency is None:
-        frequency = "weekly"
+    if every_weekday is not None and frequency is None:
+        frequency = every_weekday
     if count_frequency is not None and frequency is None:
         frequency = count_frequency
 
@@ -339,7 +352,10 @@ def parse_offer(text: str, today: date) -> DebtorOffer | None:
         per_period = others[0].cents
 
     first_date: date | None = None
-    real_dates = [d for d in dates if not d.now]
+    # "$60 every other friday, starting the 11th": the date said, not the weekday repeated.
+    real_dates = [d for d in dates if not d.now and not d.recurring] or [
+        d for d in dates if not d.now
+    ]
     if real_dates:
         first_date = real_dates[0].day
     elif dates and down is None and (per_period is not None or lump):

@@ -17,6 +17,13 @@ from parley.verification.factors import find_date_of_birth, parse_ssn4, parse_zi
 _MONEY_SPAN = re.compile(
     r"\$\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|bucks|usd)\b", re.I
 )
+# An account's own numbers are not identity facts: "Account ending 6612" in a pasted letter
+# is not an SSN last 4, "ref 94107" not a ZIP.
+_ACCOUNT_NUMBER = re.compile(
+    r"\b(?:ending(?:\s+in)?|ends\s+in|acct|account|card|ref(?:erence)?|invoice|policy|order)"
+    r"\s*(?:no\.?|number|num|#|:)?\s*#?\s*\d{4,}\b",
+    re.I,
+)
 _ZIP_SPAN = re.compile(r"(?<!\d)\d{5}(?:-\d{4})?(?!\d)")
 _SSN4_SPAN = re.compile(r"(?<![\d-])\d{4}(?![\d-])")
 # Words around a name that are not the name ("my last name is ...", "it's ...", "DOB").
@@ -24,7 +31,7 @@ _FILLER = re.compile(
     r"\b(?:my|the|last|family|sur|first|full|name'?s?|names|surname|is|it'?s|its|it|was|this|"
     r"i'?m|im|i|am|called|that'?s|thats|ok(?:ay)?|sure|yes|yeah|yep|hi|hello|hey|thanks|thank|you|please|pls|"
     r"and|dob|date|of|birth|born|on|zip|code|postal|ssn|social|security|number|last4|four|"
-    r"digits?|here|in|lives?|at)\b",
+    r"digits?|here|in|lives?|at|birthday|bday|b-day)\b",
     re.IGNORECASE,
 )
 # "my last name is Farrow, first name Dana": the first name said alongside is not the surname.
@@ -41,6 +48,16 @@ _CORRECTION = re.compile(
 )
 _NAME = re.compile(r"^[^\W\d_]+(?:['’.\-][^\W\d_]+)*\.?$")
 MAX_NAME_WORDS = 4
+# "hello, this is gordon now. my last name is mackey": the words the name is introduced by.
+_NAME_MARKER = re.compile(
+    r"\b(?:(?:last|family|sur)\s*name|surname)\s*(?:is|'s|:|=|-)?\s*", re.IGNORECASE
+)
+# Where one clause of a message ends ("farrow, and my birthday is ..."); "St. Clair" and
+# "Mrs. Pembrook" keep their dot.
+_CLAUSE_END = re.compile(
+    r"[,;!?]|(?<!\bst)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)\.(?:\s+|$)|\s+(?:and|but|plus)\s+",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +79,7 @@ def extract_facts(text: str, *, today: date | None = None) -> Facts:
 
     Dates are taken out first so that the year of "03/14/1985" is never read as a last four.
     """
-    rest = _MONEY_SPAN.sub(" ", text)
+    rest = _ACCOUNT_NUMBER.sub(" ", _MONEY_SPAN.sub(" ", text))
     dob: date | None = None
     found = find_date_of_birth(rest, today=today)
     if found is not None:
@@ -109,12 +126,36 @@ def mask_facts(text: str, *, today: date | None = None) -> str:
     return masked
 
 
-def extract_last_name(rest: str) -> str | None:
+def names_the_surname(text: str) -> bool:
+    """The message introduces a surname in so many words ("... my last name is Mackey")."""
+    return _NAME_MARKER.search(text) is not None
+
+
+def extract_last_name(rest: str, *, with_other_facts: bool = False) -> str | None:
     """The last name left in a message once facts and filler words are removed, or None.
 
-    "my last name is O'Brien" gives "O'Brien"; anything with digits or too many words is not a
-    name, so the debtor is asked again rather than checked against a garbled value.
+    "my last name is O'Brien" gives "O'Brien", and so does "hi, it's Sean. my last name is
+    O'Brien" (the words after "last name" win). Anything with digits or too many words is not a
+    name, so the debtor is asked again rather than checked against a garbled value. With
+    `with_other_facts` (the message also held a date of birth or a ZIP) the name may be the
+    first clause alone: "Farrow, and my birthday is 9/23/79 if you need that too".
     """
+    markers = list(_NAME_MARKER.finditer(rest))
+    if markers:
+        after = _CLAUSE_END.split(rest[markers[-1].end() :], maxsplit=1)[0]
+        named = _name_in(after)
+        if named is not None:
+            return named
+    whole = _name_in(rest)
+    if whole is not None or not with_other_facts:
+        return whole
+    for clause in _CLAUSE_END.split(rest):
+        if clause.strip(" .-'\""):
+            return _name_in(clause)
+    return None
+
+
+def _name_in(rest: str) -> str | None:
     corrected = _CORRECTION.split(rest)[-1] if _CORRECTION.search(rest) else rest
     corrected = re.sub(r"\([^)]*\)", " ", corrected)  # "okonkwo (that's my surname)"
     cleaned = _FILLER.sub(" ", _GIVEN_NAME.sub(" ", corrected))

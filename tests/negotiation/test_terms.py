@@ -144,6 +144,18 @@ CASES: list[tuple[str, DebtorOffer | None]] = [
         offer(amount_cents=10000, first_date=date(2024, 2, 15), lump_sum=True),
     ),
     ("hello", None),
+    # a weekday repeated: weekly, or every other one (the coming one first unless said)
+    ("$40 every friday", offer(amount_cents=4000, frequency="weekly", first_date=FRI)),
+    ("$60 every other friday", offer(amount_cents=6000, frequency="biweekly", first_date=FRI)),
+    ("50 every 2nd friday", offer(amount_cents=5000, frequency="biweekly", first_date=FRI)),
+    (
+        "$60 every other Friday, starting feb 16",
+        offer(amount_cents=6000, frequency="biweekly", first_date=date(2024, 2, 16)),
+    ),
+    (
+        "25 each friday starting the 9th",
+        offer(amount_cents=2500, frequency="weekly", first_date=date(2024, 2, 9)),
+    ),
     ("I can't pay anything right now", None),
     ("", None),
 ]

@@ -67,6 +67,9 @@ def test_last_name_key_keeps_only_letters() -> None:
         "14/03/1985",  # day-first only when the first number cannot be a month
         "my dob is 3/14/85 thanks",
         "born march 14 1985",
+        "March fourteenth, 1985",  # the day in words
+        "the fourteenth of march 85",
+        "march the 14th, 1985",
     ],
 )
 def test_parse_date_of_birth_formats(text: str) -> None:
@@ -165,3 +168,16 @@ def test_factor_hash_depends_on_secret_and_factor() -> None:
 def test_factor_hash_rejects_unnormalisable_values(factor: str, value: str) -> None:
     with pytest.raises(ValueError):
         factor_hash(SECRET, factor, value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("January thirtieth, 1941", date(1941, 1, 30)),
+        ("june twenty-first 1980", date(1980, 6, 21)),
+        ("twenty first of june 1980", date(1980, 6, 21)),
+        ("may second 1999", date(1999, 5, 2)),
+    ],
+)
+def test_a_day_in_words(text: str, expected: date) -> None:
+    assert parse_date_of_birth(text, today=TODAY) == expected

@@ -24,6 +24,8 @@ TODAY = date(2025, 5, 1)
         ("94107-1234", None, "94107", None, None),
         ("the last 4 are 1234", None, None, "1234", None),
         ("$1000", None, None, None, None),
+        ("Account ending 6612. ssn last 4 is 1234", None, None, "1234", None),
+        ("ref # 94107", None, None, None, None),
         ("1,000 dollars", None, None, None, None),
     ],
 )
@@ -60,3 +62,17 @@ def test_not_a_name(text: str) -> None:
 )
 def test_the_surname_said_with_the_first_name_or_a_correction(text: str, name: str) -> None:
     assert extract_last_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "others", "name"),
+    [
+        ("Hello, this is Gordon now. My last name is Mackey.", False, "Mackey"),
+        ("hi its sean, surname: o'brien", False, "o'brien"),
+        ("Farrow, and my birthday is   if you need that too", True, "Farrow"),
+        ("Farrow, and my birthday is   if you need that too", False, None),
+        ("St. Clair", False, "St. Clair"),
+    ],
+)
+def test_the_surname_in_a_longer_message(text: str, others: bool, name: str | None) -> None:
+    assert extract_last_name(text, with_other_facts=others) == name
