@@ -101,11 +101,17 @@ def answer(turn: Turn) -> bool:
     names_kind = "dispute" in intents and dispute_kind(heard.text) != "other"
     if (heard.denies() or heard.leads_with_no()) and not names_kind:
         # "No, no bankruptcy. Just a payment plan.": a no first, whatever the words name.
+        turn.state.denied = sorted({*turn.state.denied, *intents})
         turn.say(texts.NOT_CONSEQUENCE)
         account = turn.account
-        if intents == ["hardship"] and account is not None and wants_to_pay(said):
-            # "I want to pay but money is tight", then "no" to "can't you afford payments?":
-            # they want to pay, so the payment options follow, not "how can I help?".
+        if intents == ["hardship"]:
+            pays = wants_to_pay(said)
+        else:  # nothing else on the table that carrying on would pick up
+            pays = turn.state.expect is None and wants_to_pay(f"{said} {heard.text}")
+        if account is not None and pays:
+            # "I want to pay but money is tight", then "no" to "can't you afford payments?";
+            # "no, no lawyer on this one. just want payments": they want to pay, so the payment
+            # options follow, not "how can I help?".
             from parley.dialogue import negotiation
 
             negotiation.negotiate(turn, account, "options")
@@ -135,6 +141,14 @@ def answer(turn: Turn) -> bool:
         asked_kind=True,
     )
     return True
+
+
+def not_denied(turn: Turn, reading: Consequence) -> Consequence:
+    """`reading` less the guesses at intents the debtor already said no to (an act stays)."""
+    if reading.act is not None or not set(reading.ask) & set(turn.state.denied):
+        return reading
+    left = tuple(intent for intent in reading.ask if intent not in turn.state.denied)
+    return Consequence(ask=left) if left else Consequence()
 
 
 def _carry_on(turn: Turn) -> bool:

@@ -93,6 +93,15 @@ _PAUSE = re.compile(
     r"^\W*(?:one|1|a) (?:sec|second|moment|min|minute)\W*$|^\W*(?:hold on|hang on|wait)\W*$",
     re.I,
 )
+# "I'm not ready to set anything up yet", "I'll get back to you": not now, not never.
+_DEFER = re.compile(
+    r"\b(?:not ready|(?:i'?ll|i will|let me|lemme) (?:get back to you|think (?:about it|it over)|"
+    r"come back)|think it over|maybe later|another time|some other time|"
+    r"not (?:yet|right now|now|today|at the moment)|"
+    r"(?:look at|check|go over|figure out|sort out) my (?:budget|finances|money|bills)|"
+    r"(?:talk|speak) (?:to|with) my (?:wife|husband|partner|family|spouse) first)\b",
+    re.I,
+)
 _GIBBERISH_ROWS: Final = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _SHORTHAND: Final = frozenset(
     """
@@ -126,7 +135,10 @@ _PERSON = re.compile(
     r"\b(?:someone|somebody|anyone|anybody|a person)\s+(?:real|human|alive)\b",
     re.I,
 )
-_NEGATION = r"(?:not|never|no|n'?t|without)"
+_NEGATION = (
+    r"(?:not|never|no|n'?t|without|cannot|"
+    r"(?:do|does|did|is|are|was|were|have|has|had|ca|could|would|should|wo|ai)n'?t)"
+)
 # A consequence named only to be denied ("I'm not filing bankruptcy or anything", "I'm not
 # disputing it"), said of someone else ("my brother is a lawyer") or hedged ("I thought I had
 # paid it") is asked about, never acted on: the classifier reads the topic, not the stance.
@@ -136,6 +148,10 @@ _DENIED: Final[dict[str, re.Pattern[str]]] = {
     ),
     "attorney": re.compile(
         rf"\b{_NEGATION}\b(?:\W+\w+){{0,3}}?\W+(?:lawyer|attorney|counsel)|"
+        # "my attorney is handling my divorce, not this": a lawyer for another matter
+        r"\b(?:lawyer|attorney|counsel|legal aid)\b[^.?!]{0,60}?\b(?:divorce|custody|immigration|"
+        r"estate|probate|other (?:case|matter|thing)|different (?:case|matter|thing)|"
+        r"not (?:for |about |on |with )?this)\b|"
         r"\b(?:my|a|his|her|our)\s+(?:brother|sister|friend|cousin|dad|mom|father|mother|uncle|"
         r"aunt|wife|husband|son|daughter|neighbou?r|boss)\s+(?:is|was|works as)\s+(?:a|an)\s+"
         r"(?:lawyer|attorney)",
@@ -252,6 +268,10 @@ class Heard:
         minute to check my account"): nothing is asked for, refused or agreed."""
         return not self.payload and _PAUSE.search(self.text.replace("\u2019", "'")) is not None
 
+    def defers(self) -> bool:
+        """The debtor puts the decision off ("I'm not ready to set anything up yet")."""
+        return not self.payload and _DEFER.search(self.text.replace("\u2019", "'")) is not None
+
     def leads_with_no(self) -> bool:
         """A reply to a yes/no question that opens with a no and asks for nothing it refused
         ("no keep texting me, i was just thinking"): a no, whatever the classifier reads."""
@@ -357,13 +377,20 @@ def consequence(heard: Heard) -> Consequence:
         close = [name for name, score in others if confidence - score <= MARGIN]
         if close and confidence < ACT:
             return Consequence(ask=(top, close[0]))
+        denied = said_not(top, heard.text) and (
+            top != "dispute" or dispute_kind(heard.text) == "other"
+        )
         if confidence >= ACT:
             if said_not(top, heard.text):
-                return Consequence(ask=(top,))
+                # "I'm not disputing it, I just want three payments": said only to deny it.
+                # Sure as the classifier is, nothing is done; a denial that still names a kind
+                # of dispute ("I don't dispute the account, but I never made these charges")
+                # is asked about.
+                return Consequence() if denied and top == "dispute" else Consequence(ask=(top,))
             if top == "wrong_number" and not in_words(top, heard.text):
                 return Consequence(ask=(top,))
             return Consequence(act=top)
-        if confidence >= ASK:
+        if confidence >= ASK and not denied:
             return Consequence(ask=(top,))
         return Consequence()
     close = [name for name, score in others if confidence - score <= MARGIN]

@@ -97,6 +97,9 @@ def _same_terms(turn: Turn, account: Account, offer: DebtorOffer | None) -> bool
     if pending is None:
         return False
     amounts = {p.amount_cents for p in pending.payments} | {pending.total_cents}
+    bare = offer.frequency is None and offer.count is None and offer.down_payment_cents is None
+    if bare and offer.amount_cents == pending.count * 100:
+        return True  # "yes. 4 works." to four payments: the figure is the count
     return offer.amount_cents in (None, *amounts) and offer.count in (None, pending.count)
 
 

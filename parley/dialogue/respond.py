@@ -25,7 +25,7 @@ from parley.core.clock import utcnow
 from parley.core.settings import Settings
 from parley.dialogue import account as account_answers
 from parley.dialogue import consequences, negotiation, texts, topics, verification
-from parley.dialogue.heard import ACT, Consequence, Heard, consequence
+from parley.dialogue.heard import ACT, CONSEQUENTIAL, Consequence, Heard, consequence
 from parley.dialogue.reply import Reply
 from parley.dialogue.state import DialogueState
 from parley.dialogue.turn import Turn
@@ -173,7 +173,7 @@ def _unverified(turn: Turn) -> None:
         # question: nobody has asked for a surname yet ("Garcia 03/14/1985 94107" still
         # counts: a name beside the other facts is an answer).
         del found["last_name"]
-    reading = consequence(heard)
+    reading = consequences.not_denied(turn, consequence(heard))
     if (
         verification.echoed(turn)
         and state.asking not in found
@@ -209,12 +209,12 @@ def _unverified(turn: Turn) -> None:
     if (
         reading.ask
         and state.asking == "last_name"
-        and "last_name" in found
-        and verification.is_one_word_surname(heard.text)
+        and verification.is_surname_answer(heard.text, found.get("last_name"))
         and not reading.in_words(heard.text)
     ):
-        # "montes" read as 0.25 dispute: one unknown word at the surname question is the
-        # surname; asking "are you saying ...?" about it would only loop.
+        # "montes" read as 0.25 dispute, "Lawson Jr." as 0.37 attorney: a short answer that is
+        # nothing but a name, at the surname question, is the surname; asking "are you saying
+        # ...?" about it would only loop.
         reading = Consequence()
     if reading.act is not None or (reading.ask and not unmistakable):
         # "quit texting this number" is a request to stop, never the surname "quit texting".
@@ -357,7 +357,7 @@ def _verified(turn: Turn, account: Account) -> None:
     state, heard = turn.state, turn.heard
     if state.confirming and consequences.answer(turn):
         return
-    reading = consequence(heard)
+    reading = consequences.not_denied(turn, consequence(heard))
     if state.expect == "hardship_offer" and {reading.act, *reading.ask} <= {"hardship", None}:
         # The hardship review is the question on the table: hardship words answer it.
         reading = Consequence()
@@ -374,6 +374,13 @@ def _verified(turn: Turn, account: Account) -> None:
         turn.say(texts.TAKE_YOUR_TIME_OFFER if in_negotiation else texts.TAKE_YOUR_TIME)
         if in_negotiation:
             resume(turn, quiet=True)
+        return
+    if state.expect == "terms" and heard.defers() and not figures and not reading.act:
+        # Asked what they could pay: "I'm not ready to set anything up yet". Nothing is
+        # pressed on them; the door stays open.
+        state.expect = "more"
+        turn.say(texts.NO_RUSH)
+        turn.say(texts.ANYTHING_ELSE)
         return
     plain_no = dispute_kind(heard.text) == "other"
     declined = (
@@ -491,8 +498,17 @@ def _route(turn: Turn, account: Account) -> None:
         account_answers.payments_made(turn, account)
     elif intent == "change_due_date":
         account_answers.change_due_date(turn, account)
-    elif intent in REASON_FOR_INTENT:  # a consequence confirmed by payload, or request_human
-        consequences.act(turn, intent, heard.text)
+    elif intent in REASON_FOR_INTENT and (heard.payload or intent not in CONSEQUENTIAL):
+        consequences.act(turn, intent, heard.text)  # confirmed by payload, or request_human
+    elif intent in CONSEQUENTIAL:
+        # The reading decided against the consequence (said only to deny it, or already said
+        # no to): what else the words ask for. "my attorney is handling my divorce, not this.
+        # can i just do payments" is a request for payments.
+        if verification.wants_to_pay(heard.text):
+            turn.heard = Heard("request_payment_plan", 1.0, heard.text, heard.ranking)
+            negotiation.by_intent(turn, account)
+        else:
+            turn.say(texts.HOW_CAN_I_HELP, texts.HELP_MENU)
     elif intent == "greet":
         turn.say(texts.HOW_CAN_I_HELP, texts.HELP_MENU)
     elif intent == "thank":

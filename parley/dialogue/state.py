@@ -14,6 +14,7 @@ table) is in its events (`parley.negotiation.dialogue`); this holds the rest:
 - `fallbacks`: turns in a row the assistant could not understand (twice: a person);
 - `pending`: details of the question pending (an amount whose kind was asked, a new due date);
 - `expired`: the verified session ran out since the last message (verify again);
+- `denied`: consequential intents the debtor said no to when asked, not asked about again;
 - `echo` / `echoes`: a digest of the last message before verification and the question it
   answered, and how many times in a row the same words came back to the same question (a
   loop is broken, never played again: `parley.dialogue.verification.echoed`).
@@ -53,6 +54,9 @@ class DialogueState:
     expired: bool = False
     echo: str | None = None
     echoes: int = 0
+    # Consequential intents the debtor said no to when asked ("is an attorney representing
+    # you?" "no"): a guess at them is not asked again in this session (an act still is).
+    denied: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, conversation: Conversation) -> DialogueState:

@@ -56,6 +56,10 @@ ANYTHING_ELSE = "Is there anything else I can help with?"
 HELLO_AGAIN = "Hello!"
 OK = "Okay."
 TAKE_YOUR_TIME = "Take your time."
+NO_RUSH = (
+    "No problem, there's no rush. When you're ready, message us here and we'll pick up where "
+    "we left off."
+)
 TAKE_YOUR_TIME_OFFER = "Take your time: nothing is set up until you say yes."
 
 # --- verification (SPEC §4) ------------------------------------------------------------------

@@ -133,16 +133,32 @@ def interrupts(heard: Heard, asking: str | None, facts_found: dict[str, str]) ->
         return False
     if (
         asking == "last_name"
-        and "last_name" in facts_found
-        and is_one_word_surname(heard.text)
+        and is_surname_answer(heard.text, facts_found.get("last_name"))
         and heard.intent not in HARD_INTERRUPTS
     ):
         # A single unknown word when the surname is asked is the surname ("bello", "pollard"),
-        # however the classifier reads it: asking again would only loop.
+        # and so is a short answer that is nothing but a name ("abdel malik", "It's
+        # Hollingsworth, ma'am"), however the classifier reads it: asking again would loop.
         return False
     if heard.confidence < FACT_OVERRIDES_BELOW:
         return asking not in facts_found
     return True
+
+
+def is_surname_answer(text: str, name: str | None) -> bool:
+    """The message is a surname and little else: one unknown word, or a name of up to three
+    words found in it with at most two words around it ("it's", "sorry", "ma'am"), none of
+    them a word of a sentence, no digits and no question."""
+    if name is None:
+        return False
+    if is_one_word_surname(text):
+        return True
+    words = [w.lower() for w in _LETTERS.findall(name)]
+    if not 1 <= len(words) <= 3 or re.search(r"\d|\?", text):
+        return False
+    if any(w in NOT_NAMES or w in SENTENCE_WORDS or _GREETING.match(w) for w in words):
+        return False
+    return len(_LETTERS.findall(text)) <= len(words) + 2
 
 
 def is_one_word_surname(text: str) -> bool:

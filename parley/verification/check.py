@@ -38,13 +38,22 @@ from parley.verification.factors import (
 Status = Literal["verified", "failed", "locked"]
 
 
+# Said after a surname, never part of the stored one's comparison on their own: generational
+# suffixes and the honorifics some debtors add ("Lawson Jr.", "pryce III", "deguzman po").
+_AFTER_NAME = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "po", "esq"})
+
+
 def _name_keys(last_name: str) -> set[str]:
     """Keys to compare: the whole answer and its trailing words, so "Maria Garcia" or
-    "De La Cruz" both match a stored "Garcia" / "De La Cruz"."""
+    "De La Cruz" both match a stored "Garcia" / "De La Cruz"; and the same without a suffix, so
+    "Lawson Jr." matches a stored "Lawson" as well as "Lawson Jr."."""
+    keys: set[str] = set()
     words = last_name.split()
-    keys = {last_name_key(" ".join(words[i:])) for i in range(len(words))}
+    bare = [w for w in words if last_name_key(w) not in _AFTER_NAME]
+    for variant in (words, bare):
+        keys |= {last_name_key(" ".join(variant[i:])) for i in range(len(variant))}
     keys.discard("")
-    return keys
+    return keys - (_AFTER_NAME if bare else set())
 
 
 def _same(stored: str | None, given: str | None) -> bool:

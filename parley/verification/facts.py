@@ -31,7 +31,7 @@ _FILLER = re.compile(
     r"\b(?:my|the|last|family|sur|first|full|name'?s?|names|surname|is|it'?s|its|it|was|this|"
     r"i'?m|im|i|am|called|that'?s|thats|ok(?:ay)?|sure|yes|yeah|yep|hi|hello|hey|thanks|thank|you|please|pls|"
     r"and|dob|date|of|birth|born|on|zip|code|postal|ssn|social|security|number|last4|four|"
-    r"digits?|here|in|lives?|at|birthday|bday|b-day)\b",
+    r"digits?|here|in|lives?|at|birthday|bday|b-day|sir|ma'?am|sorry)\b",
     re.IGNORECASE,
 )
 # "my last name is Farrow, first name Dana": the first name said alongside is not the surname.
@@ -156,7 +156,11 @@ def extract_last_name(rest: str, *, with_other_facts: bool = False) -> str | Non
 
 
 def _name_in(rest: str) -> str | None:
-    corrected = _CORRECTION.split(rest)[-1] if _CORRECTION.search(rest) else rest
+    corrected = rest
+    if _CORRECTION.search(rest):
+        # What follows the correction; "Winslow, sorry" corrects nothing: what comes before.
+        parts = [part for part in _CORRECTION.split(rest) if part.strip(" ,.;:!-")]
+        corrected = parts[-1] if parts else ""
     corrected = re.sub(r"\([^)]*\)", " ", corrected)  # "okonkwo (that's my surname)"
     cleaned = _FILLER.sub(" ", _GIVEN_NAME.sub(" ", corrected))
     words = [word.strip(' ,;:!?"()') for word in cleaned.split()]

@@ -198,3 +198,86 @@ def test_an_account_number_in_a_pasted_letter_is_not_an_ssn(talk: Callable[..., 
     assert failed_attempts(t) == 0
     with t.factory() as session:
         assert session.scalars(select(Conversation)).one().verified_at is not None
+
+
+# --- a third probe round (probes3.yml) --------------------------------------------------------
+
+
+def test_a_short_answer_that_is_only_a_name_is_the_surname(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    t.say("/greet")
+    said = t.say("It's Garcia, ma'am.", "out_of_scope", 0.89)
+    assert said == [texts.ASK_FACT["date_of_birth"]], said
+
+
+def test_a_surname_with_a_suffix_verifies_and_is_no_consequence(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    t.say("/greet")
+    said = t.say(
+        "Garcia Jr.", "inform", 0.41, (("inform", 0.41), ("attorney", 0.37), ("out_of_scope", 0.13))
+    )
+    assert said == [texts.ASK_FACT["date_of_birth"]], said  # no "are you saying ...?" kept
+    said = t.say("03/14/1985") + t.say("94107")
+    assert any("you're verified" in line for line in said), said
+    assert escalations(db) == []
+
+
+def test_a_dispute_said_only_to_deny_it_is_no_dispute(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    verify(t)
+    said = t.say(
+        "I don't dispute it, it is my debt, no problem. But I want to pay it in three parts",
+        "dispute",
+        0.95,
+        (("dispute", 0.95), ("request_payment_plan", 0.04)),
+    )
+    assert texts.DISPUTE_WHICH not in said, said
+    assert said[-1].endswith(texts.CONFIRM_SUMMARY) and "3 payments" in said[-1], said
+    assert escalations(db) == []
+
+
+def test_a_lawyer_for_another_matter_is_asked_about_and_a_no_is_remembered(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    verify(t)
+    line = (
+        "my attorney is handling my divorce, not this. this one is all me, can i just do payments"
+    )
+    said = t.say(line, "attorney", 0.91, (("attorney", 0.91), ("request_payment_plan", 0.06)))
+    assert said == [texts.CONFIRM["attorney"]], said  # asked, never acted on
+    said = t.say("no, no lawyer on this one. just want payments", "deny", 0.6)
+    assert said[0] == texts.NOT_CONSEQUENCE and said[-1].endswith(texts.OFFER_FULL_END), said
+    said = t.say(line, "attorney", 0.91, (("attorney", 0.91), ("request_payment_plan", 0.06)))
+    assert texts.CONFIRM["attorney"] not in said, said  # said no to it: not asked again
+    assert escalations(db) == []
+
+
+def test_a_yes_with_the_count_of_payments_is_a_yes(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = negotiating(talk)
+    t.say("no", "deny", 0.99)
+    said = t.say("4 payments", "offer_payment", 0.9)
+    assert said[-1].endswith(texts.CONFIRM_SUMMARY) and "4 payments" in said[-1], said
+    t.say("yes. 4 works.", "affirm", 0.96)
+    with db() as session:
+        plan = session.scalars(select(PaymentPlan)).one()
+        assert len(plan.installments) == 4
+
+
+def test_not_ready_when_asked_what_they_could_pay_leaves_the_door_open(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = negotiating(talk)
+    said = t.say("no", "deny", 0.99)
+    assert said[-1].startswith(texts.ASK_TERMS[:20]), said
+    said = t.say("I'm not ready to set anything up yet, thanks.", "thank", 0.5)
+    assert said == [texts.NO_RUSH, texts.ANYTHING_ELSE], said
+    assert escalations(db) == []

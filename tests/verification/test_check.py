@@ -44,6 +44,15 @@ def test_right_facts_verify_with_zip_or_ssn4_and_full_name(db: sessionmaker[Sess
     assert check(db, "c", ("garcía", "1985-03-14", "94107")).status == "verified"
 
 
+@pytest.mark.parametrize("said", ["Garcia Jr.", "garcia III", "garcia po", "Maria Garcia Sr"])
+def test_a_suffix_after_the_surname_still_matches(db: sessionmaker[Session], said: str) -> None:
+    assert check(db, "s", (said, "1985-03-14", "94107")).status == "verified"
+
+
+def test_a_suffix_alone_is_no_surname(db: sessionmaker[Session]) -> None:
+    assert check(db, "j", ("Jr", "1985-03-14", "94107")).status == "failed"
+
+
 def test_lockout_after_three_failures_then_expiry(db: sessionmaker[Session]) -> None:
     first = check(db, "x", WRONG_DOB, T0)
     assert (first.status, first.attempts_left) == ("failed", 2)

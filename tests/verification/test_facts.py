@@ -58,6 +58,8 @@ def test_not_a_name(text: str) -> None:
         ("okonkwo (thats my surname)", "okonkwo"),
         ("garcia thats my last name", "garcia"),
         ("Thatcher", "Thatcher"),
+        ("Winslow, sorry", "Winslow"),  # a sorry that corrects nothing
+        ("It's Hollingsworth, ma'am.", "Hollingsworth"),
     ],
 )
 def test_the_surname_said_with_the_first_name_or_a_correction(text: str, name: str) -> None:
