@@ -38,6 +38,8 @@ MARGIN: Final = 0.25
 # A message in the words of a dispute (parley.escalations.reasons.dispute_kind) is asked about
 # when the classifier gives dispute at least this much, whatever its top intent.
 DISPUTE_WORDS_ASK: Final = 0.02
+# A consequential runner-up at or above this, named in so many words, is asked about too.
+WORDED_SECOND: Final = 0.05
 # Below this the NLU's reading of any intent is a guess: the message is read by context only.
 UNSURE: Final = 0.40
 
@@ -373,7 +375,20 @@ def consequence(heard: Heard) -> Consequence:
         for name, score in heard.ranking
         if name in CONSEQUENTIAL and name != top and score >= ASK_SECOND
     ]
+    # "... we finally filed chapter 7 on the 3rd ..." read as hardship at 0.75, bankruptcy 0.22:
+    # a runner-up the words name outright is asked about with the top reading, not lost.
+    worded = [
+        name
+        for name, score in heard.ranking
+        if name in CONSEQUENTIAL
+        and name != top
+        and score >= WORDED_SECOND
+        and in_words(name, heard.text)
+        and not said_not(name, heard.text)
+    ]
     if top in CONSEQUENTIAL:
+        if worded and not in_words(top, heard.text) and not said_not(top, heard.text):
+            return Consequence(ask=(top, worded[0]))
         close = [name for name, score in others if confidence - score <= MARGIN]
         if close and confidence < ACT:
             return Consequence(ask=(top, close[0]))
@@ -396,6 +411,9 @@ def consequence(heard: Heard) -> Consequence:
     close = [name for name, score in others if confidence - score <= MARGIN]
     if close:
         return Consequence(ask=(close[0],))
+    legal = [name for name in worded if name in ("bankruptcy", "attorney")]
+    if legal:
+        return Consequence(ask=(legal[0],))
     if dispute_kind(heard.text) != "other" and heard.score("dispute") >= DISPUTE_WORDS_ASK:
         # "why is it 904?? i only owed like 400" read as an offer: the words say which kind of
         # dispute it would be, so it is asked about (missing a dispute is worse than asking).

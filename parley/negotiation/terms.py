@@ -210,8 +210,13 @@ def _find_dates(
             recurring = "biweekly" if m.group(2) else "weekly"
         day = _next_weekday(today, _weekday_index(word), strictly_after=m.group(3) == "next")
         add(m, day, every=m.group(1) is not None)
-    for m in re.finditer(r"\bin\s+(\d{1,3})\s+(days?|weeks?|months?)\b", text):
-        n, unit = int(m.group(1)), m.group(2)
+    for m in re.finditer(
+        r"\bin\s+(?:about\s+|around\s+|roughly\s+|like\s+|maybe\s+|another\s+|approx\w*\s+)?"
+        r"(\d{1,3})\s+(days?|weeks?|months?)\b|\b(\d{1,3})\s+(days?|weeks?|months?)\s+from\s+"
+        r"(?:now|today)\b",
+        text,
+    ):
+        n, unit = int(m.group(1) or m.group(3)), m.group(2) or m.group(4)
         if unit.startswith("day"):
             add(m, today + timedelta(days=n))
         elif unit.startswith("week"):
@@ -308,8 +313,18 @@ def _find_amounts(text: str, taken: list[_Found]) -> list[_Amount]:
     return found
 
 
+# "half now and half next month", "a third each month": the balance in equal parts, so a count
+# of payments. "Third" alone is a day ("on the third"), so only "a/one third" is a fraction.
+_FRACTION = re.compile(r"\bhalf\b|\b(?:a|one)\s+(third|quarter|fourth)\b", re.I)
+_PARTS = {"third": 3, "quarter": 4, "fourth": 4}
+
+
 def parse_offer(text: str, today: date) -> DebtorOffer | None:
     """What the debtor offers in `text`, or None when it says nothing about money or time."""
+    fraction = _FRACTION.search(text)
+    parts = (_PARTS[fraction.group(1).lower()] if fraction.group(1) else 2) if fraction else None
+    if fraction is not None:
+        text = _FRACTION.sub(" part ", text)
     norm = normalize(text)
     taken: list[_Found] = [_Found(m.start(), m.end()) for m in _IGNORED.finditer(norm)]
     count, count_frequency = _find_count(norm, taken)
@@ -361,6 +376,16 @@ def parse_offer(text: str, today: date) -> DebtorOffer | None:
     elif dates and down is None and (per_period is not None or lump):
         first_date = dates[0].day  # "I can pay 200 today"; "now" alone offers nothing
 
+    if parts is not None and count is None and per_period is None and down is None:
+        count = parts
+        if frequency is None and re.search(r"\bmonths?\b", norm):
+            frequency = "monthly"
+        elif frequency is None and re.search(r"\b2 weeks\b", norm):
+            frequency = "biweekly"  # "half now and the rest in 2 weeks"
+        elif frequency is None and re.search(r"\bweeks?\b", norm):
+            frequency = "weekly"
+        if any(d.now for d in dates):
+            first_date = today  # "half now"
     if count == 1:
         lump, count = True, None
     is_lump = (

@@ -18,15 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from parley.dialogue import texts
 from parley.dialogue.verification import MAX_HINTS
 from parley.tables import Channel, Conversation, PaymentPlan
-from parley.verification.check import failed_attempts as count_failed
+from tests.dialogue.test_asides import failed_attempts
 from tests.dialogue.test_context import escalations
 from tests.dialogue.test_negotiation import negotiating
 from tests.support.dialogue import Talk, verify
-
-
-def failed_attempts(t: Talk) -> int:
-    with t.factory() as session:
-        return count_failed(session, t.conversation_id)
 
 
 def test_the_surname_said_with_the_date_of_birth_counts_both(talk: Callable[..., Talk]) -> None:
@@ -281,3 +276,32 @@ def test_not_ready_when_asked_what_they_could_pay_leaves_the_door_open(
     said = t.say("I'm not ready to set anything up yet, thanks.", "thank", 0.5)
     assert said == [texts.NO_RUSH, texts.ANYTHING_ELSE], said
     assert escalations(db) == []
+
+
+# --- a fourth probe round (probes4.yml) -------------------------------------------------------
+
+
+def test_a_runner_up_named_in_words_is_asked_about_not_lost(
+    talk: Callable[..., Talk], db: sessionmaker[Session]
+) -> None:
+    t = talk()
+    verify(t)
+    said = t.say(
+        "everything just piled up. we finally filed chapter 7 on the 3rd, is this card part of it?",
+        "hardship",
+        0.75,
+        (("hardship", 0.75), ("bankruptcy", 0.22), ("dispute", 0.03)),
+    )
+    assert said[0] == texts.CHOOSE, said  # hardship or bankruptcy: never hardship alone
+    t.press("/bankruptcy")
+    assert [reason for reason, _sub in escalations(db)] == ["bankruptcy"]
+
+
+def test_half_now_and_half_next_month_is_two_payments(talk: Callable[..., Talk]) -> None:
+    t = negotiating(talk)
+    said = t.say(
+        "i cant do it all today, but i could do half now and the other half next month",
+        "offer_payment",
+        0.8,
+    )
+    assert said[-1].endswith(texts.CONFIRM_SUMMARY) and "2 payments" in said[-1], said

@@ -156,6 +156,19 @@ CASES: list[tuple[str, DebtorOffer | None]] = [
         "25 each friday starting the 9th",
         offer(amount_cents=2500, frequency="weekly", first_date=date(2024, 2, 9)),
     ),
+    # the balance in equal parts
+    (
+        "half now and half next month",
+        offer(count=2, frequency="monthly", first_date=TODAY),
+    ),
+    ("a third each month", offer(count=3, frequency="monthly")),
+    ("half now and the rest in 2 weeks", offer(count=2, frequency="biweekly", first_date=TODAY)),
+    ("pay on the third", offer(first_date=date(2024, 2, 3))),  # a day, not a fraction
+    # "in about 2 weeks": a date; the figure said with it is the amount
+    (
+        "my refund should hit in about 2 weeks, can i pay 300 then?",
+        offer(amount_cents=30000, first_date=date(2024, 2, 14), lump_sum=True),
+    ),
     ("I can't pay anything right now", None),
     ("", None),
 ]
