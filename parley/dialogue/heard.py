@@ -267,8 +267,12 @@ class Heard:
 
     def pauses(self) -> bool:
         """A pause in the conversation ("stop, let me think a sec", "hold on", "give me a
-        minute to check my account"): nothing is asked for, refused or agreed."""
-        return not self.payload and _PAUSE.search(self.text.replace("\u2019", "'")) is not None
+        minute to check my account"): nothing is asked for, refused or agreed. Not when the
+        words name another consequence ("wait, let me get my lawyer")."""
+        text = self.text.replace("\u2019", "'")
+        if self.payload or _PAUSE.search(text) is None:
+            return False
+        return not any(in_words(i, text) for i in CONSEQUENTIAL if i != "stop_contact")
 
     def defers(self) -> bool:
         """The debtor puts the decision off ("I'm not ready to set anything up yet")."""

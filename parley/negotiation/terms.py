@@ -317,11 +317,16 @@ def _find_amounts(text: str, taken: list[_Found]) -> list[_Amount]:
 # of payments. "Third" alone is a day ("on the third"), so only "a/one third" is a fraction.
 _FRACTION = re.compile(r"\bhalf\b|\b(?:a|one)\s+(third|quarter|fourth)\b", re.I)
 _PARTS = {"third": 3, "quarter": 4, "fourth": 4}
+# ... and only when said with a time ("half now", "a third each month"): "would you take half?"
+# is a settlement question, not two payments.
+_PARTS_IN_TIME = re.compile(
+    r"\b(?:now|today|months?|weeks?|each|every|next|rest|other|remainder|then)\b", re.I
+)
 
 
 def parse_offer(text: str, today: date) -> DebtorOffer | None:
     """What the debtor offers in `text`, or None when it says nothing about money or time."""
-    fraction = _FRACTION.search(text)
+    fraction = _FRACTION.search(text) if _PARTS_IN_TIME.search(text) else None
     parts = (_PARTS[fraction.group(1).lower()] if fraction.group(1) else 2) if fraction else None
     if fraction is not None:
         text = _FRACTION.sub(" part ", text)

@@ -121,6 +121,13 @@ def test_a_pause_at_the_summary_keeps_the_summary_on_the_table(
         assert plan.frequency == "monthly" and plan.total_cents == 121950
 
 
+def test_a_pause_that_names_a_lawyer_is_no_pause(talk: Callable[..., Talk]) -> None:
+    t = negotiating(talk)
+    said = t.say("wait, let me get my lawyer on this", "attorney", 0.8)
+    assert texts.TAKE_YOUR_TIME_OFFER not in said, said
+    assert said == [texts.CONFIRM["attorney"]], said
+
+
 def test_someone_writing_for_the_debtor_is_told_only_the_holder_can_hear_it(
     talk: Callable[..., Talk], db: sessionmaker[Session]
 ) -> None:

@@ -164,6 +164,7 @@ CASES: list[tuple[str, DebtorOffer | None]] = [
     ("a third each month", offer(count=3, frequency="monthly")),
     ("half now and the rest in 2 weeks", offer(count=2, frequency="biweekly", first_date=TODAY)),
     ("pay on the third", offer(first_date=date(2024, 2, 3))),  # a day, not a fraction
+    ("would you take half?", None),  # a settlement question, not two payments
     # "in about 2 weeks": a date; the figure said with it is the amount
     (
         "my refund should hit in about 2 weeks, can i pay 300 then?",
