@@ -201,7 +201,9 @@ def _unverified(turn: Turn) -> None:
         reading = Consequence()
         heard = turn.heard = Heard("inform", heard.confidence, heard.text, heard.ranking)
     # A date or a ZIP; a "name" may be any words, unless they say it is one ("my last name is").
-    unmistakable = set(found) - ({"last_name"} - verification.named_surname(heard, found))
+    unmistakable = set(found)
+    if not verification.named_surname(heard, found):
+        unmistakable.discard("last_name")
     person = heard.wants_a_person() and not reading.in_words(heard.text)
     if person and reading.act is None and not unmistakable:
         consequences.escalate_and_say(turn, EscalationReason.HUMAN_REQUESTED, heard.text)

@@ -188,10 +188,10 @@ def read_facts(turn: Turn, heard: Heard) -> dict[str, str]:
     return found
 
 
-def named_surname(heard: Heard, found: dict[str, str]) -> set[str]:
-    """{"last_name"} when the surname found was introduced as one ("hello, this is Gordon now.
-    My last name is Mackey."): then it counts whatever else the message is read as."""
-    return {"last_name"} if "last_name" in found and names_the_surname(heard.text) else set()
+def named_surname(heard: Heard, found: dict[str, str]) -> bool:
+    """The surname found was introduced as one ("hello, this is Gordon now. My last name is
+    Mackey."): then it counts whatever else the message is read as."""
+    return "last_name" in found and names_the_surname(heard.text)
 
 
 def sealed(turn: Turn, found: dict[str, str]) -> dict[str, str]:
